@@ -1,0 +1,174 @@
+# Bulwark build. Non-recursive: sources are found by folder, so adding a file to a component
+# (or a test to tests/unit, tests/kernel, tests/fuzz, e2e/) needs no edit here.
+#
+#   make            every binary, BPF object and skeleton
+#   make test       deps, build, then all test tiers (tests/run.sh); closing "N passed, N failed"
+#   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
+#   make deps       installs what the build and the tests need (idempotent)
+#   make cluster-up / cluster-down   the local etcd + kube-apiserver (e2e/cluster/)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+BUILD ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS := libbpf libelf zlib libseccomp libcurl yaml-0.1 jansson libmicrohttpd gnutls
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASE_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DBULWARK_VERSION='"$(VERSION)"' \
+	-Iinclude -Ilib -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -fstack-protector-strong
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
+
+# ---- sources -------------------------------------------------------------------------------
+LIB_SRCS := $(wildcard lib/*.c lib/*/*.c)
+CONTROLLER_SRCS := $(wildcard controller/*.c)
+WEBHOOK_SRCS := $(wildcard webhook/*.c)
+AGENT_SRCS := $(wildcard nodeagent/*.c)
+LAUNCH_SRCS := $(wildcard nodeagent/launch/*.c)
+CLI_SRCS := $(wildcard cli/*.c)
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+KERNEL_SRCS := $(wildcard tests/kernel/test_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+E2E_HELPER_SRCS := $(wildcard e2e/harness/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+fuzz_obj = $(patsubst %.c,$(BUILD)/fuzz/%.o,$(1))
+
+LIB := $(BUILD)/libbulwark.a
+LIB_ASAN := $(BUILD)/asan/libbulwark.a
+LIB_FUZZ := $(BUILD)/fuzz/libbulwark.a
+
+BINS := $(BUILD)/bin/bulwark-controller $(BUILD)/bin/bulwark-webhook $(BUILD)/bin/bulwark-agent \
+	$(BUILD)/bin/bulwark-launch $(BUILD)/bin/kubectl-bulwark
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/gen/%.skel.h,$(BPF_SRCS))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+UNIT_ASAN_BINS := $(patsubst tests/unit/%.c,$(BUILD)/asan/tests/unit/%,$(UNIT_SRCS))
+KERNEL_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERNEL_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
+E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
+
+.PHONY: all deps test test-build demo cluster-up cluster-down format format-check clean \
+	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller bench-exec
+
+all: $(BINS) $(BPF_OBJS) $(SKELS) $(E2E_HELPER_BIN)
+
+# ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons -------------------------
+# vmlinux.h is generated, not checked in: CO-RE relocates field offsets at load time, so the
+# header only has to describe *a* recent kernel, and the build machine's BTF always does.
+$(BUILD)/gen/vmlinux.h:
+	@mkdir -p $(@D)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/gen/vmlinux.h $(wildcard include/*.h bpf/*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) -Iinclude -Ibpf \
+		-I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/gen/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@mkdir -p $(@D)
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+# ---- C objects: a normal, a sanitized and a fuzzing (clang) variant ---------------------------
+$(BUILD)/obj/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%.o: %.c | $(SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(filter-out -fstack-protector-strong,$(BASE_CFLAGS)) -Wno-unknown-warning-option \
+		-fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(LIB): $(call obj,$(LIB_SRCS))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(LIB_ASAN): $(call asan_obj,$(LIB_SRCS))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(LIB_FUZZ): $(call fuzz_obj,$(LIB_SRCS))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# ---- binaries ---------------------------------------------------------------------------------
+$(BUILD)/bin/bulwark-controller: $(call obj,$(CONTROLLER_SRCS)) $(LIB)
+$(BUILD)/bin/bulwark-webhook: $(call obj,$(WEBHOOK_SRCS)) $(LIB)
+$(BUILD)/bin/bulwark-agent: $(call obj,$(AGENT_SRCS)) $(LIB)
+$(BUILD)/bin/kubectl-bulwark: $(call obj,$(CLI_SRCS)) $(LIB)
+$(BUILD)/bin/bulwark-node-harness: $(call obj,$(E2E_HELPER_SRCS)) $(LIB)
+$(BUILD)/bin/bulwark-controller $(BUILD)/bin/bulwark-webhook $(BUILD)/bin/bulwark-agent \
+$(BUILD)/bin/kubectl-bulwark $(BUILD)/bin/bulwark-node-harness:
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# The launcher runs inside arbitrary container images, so it is static and links only what it
+# uses from the library.
+$(BUILD)/bin/bulwark-launch: $(call obj,$(LAUNCH_SRCS)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -static -o $@ $^ -ljansson -lpthread
+
+# ---- tests ------------------------------------------------------------------------------------
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(LIB_ASAN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+$(BUILD)/tests/kernel/%: $(BUILD)/obj/tests/kernel/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+$(BUILD)/fuzz/bin/%: $(BUILD)/fuzz/tests/fuzz/%.o $(LIB_FUZZ)
+	@mkdir -p $(@D)
+	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
+
+test-build: all $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
+
+# ---- the two commands -------------------------------------------------------------------------
+deps:
+	@mk/deps.sh
+
+test: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) test-build
+	@BUILD=$(BUILD) tests/run.sh $(TIERS)
+
+demo: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) all
+	@BUILD=$(BUILD) demo/run.sh
+
+cluster-up: deps
+	@BUILD=$(BUILD) e2e/cluster/cluster.sh up
+cluster-down:
+	@BUILD=$(BUILD) e2e/cluster/cluster.sh down
+
+# ---- style ------------------------------------------------------------------------------------
+FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SRCS) && echo "format-check: $(words $(FORMAT_SRCS)) files clean"
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/bpf $(BUILD)/gen \
+		$(BUILD)/libbulwark.a $(BINS) $(BUILD)/bin/bulwark-node-harness
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# bench-NAME runs bench/NAME.sh after a build; each script prints ratios against a baseline
+# measured in the same run and writes bench/results/NAME.json.
+bench-%: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) test-build
+	@BUILD=$(BUILD) bench/$*.sh

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Runs Bulwark's test tiers and prints one closing line: "N passed, N failed, N skipped".
+#
+#   tests/run.sh                 every tier: format unit asan fuzz kernel e2e
+#   tests/run.sh unit kernel     only those tiers
+#
+# A test is an executable. cmocka tests speak TAP (CMOCKA_MESSAGE_OUTPUT=TAP) and every case
+# counts; any other test counts once by its exit status: 0 passed, 77 skipped (it lacks a
+# privilege or kernel feature; it says which), anything else failed. A test that prints TAP
+# and then exits non-zero without a "not ok" line counts one extra failure, so a crash
+# after the last case is never a pass.
+#
+# Environment: BUILD (default build), FUZZ_SECONDS (per fuzz target, default 10),
+# TEST_TIMEOUT (seconds per test, default 900), TEST_FILTER (regex on test names).
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+TEST_TIMEOUT=${TEST_TIMEOUT:-900}
+TEST_FILTER=${TEST_FILTER:-}
+LOGS=$BUILD/test-logs
+export BUILD BULWARK_ROOT=$PWD
+
+tiers=("$@")
+((${#tiers[@]})) || tiers=(format unit asan fuzz kernel e2e)
+
+passed=0 failed=0 skipped=0
+failures=()
+
+note() { printf '%s\n' "$*"; }
+
+# run_test TIER NAME CMD...: runs one test with its output in a log, and counts it.
+run_test() {
+	local tier=$1 name=$2
+	shift 2
+	if [ -n "$TEST_FILTER" ] && ! [[ "$tier/$name" =~ $TEST_FILTER ]]; then
+		return 0
+	fi
+	local log=$LOGS/$tier/$name.log
+	mkdir -p "$(dirname "$log")"
+	local start=$SECONDS rc
+	CMOCKA_MESSAGE_OUTPUT=TAP timeout --kill-after=10 "$TEST_TIMEOUT" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	local secs=$((SECONDS - start))
+	local ok notok skip
+	ok=$(grep -cE '^ok [0-9]+' "$log" | head -n1)
+	notok=$(grep -cE '^not ok [0-9]+' "$log" | head -n1)
+	skip=$(grep -cE '^(not )?ok [0-9]+.*# ?SKIP' "$log" | head -n1)
+	local p=0 f=0 s=0
+	if ((ok + notok > 0)); then
+		s=$skip
+		p=$((ok - $(grep -cE '^ok [0-9]+.*# ?SKIP' "$log")))
+		f=$((notok - $(grep -cE '^not ok [0-9]+.*# ?SKIP' "$log")))
+		if ((rc != 0 && f == 0)); then
+			f=1
+		fi
+	elif ((rc == 0)); then
+		p=1
+	elif ((rc == 77)); then
+		s=1
+	else
+		f=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	local status=PASS
+	((s > 0 && p == 0 && f == 0)) && status=SKIP
+	((f > 0)) && status=FAIL
+	local detail=""
+	((ok + notok > 1)) && detail=" ($p passed, $f failed, $s skipped)"
+	((rc == 124 || rc == 137)) && detail+=" (timed out after ${TEST_TIMEOUT}s)"
+	printf '%-4s %-48s %4ss%s\n' "$status" "$tier/$name" "$secs" "$detail"
+	if [ "$status" = FAIL ]; then
+		failures+=("$tier/$name")
+		sed -e 's/^/     | /' "$log" | tail -n 40
+	elif [ "$status" = SKIP ]; then
+		grep -iE 'skip' "$log" | head -n 2 | sed -e 's/^/     | /'
+	fi
+}
+
+tier_format() {
+	run_test format clang-format make --no-print-directory format-check
+}
+
+tier_unit() {
+	local t
+	for t in "$BUILD"/tests/unit/test_*; do
+		[ -x "$t" ] && run_test unit "$(basename "$t")" "$t"
+	done
+}
+
+tier_asan() {
+	local t
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	for t in "$BUILD"/asan/tests/unit/test_*; do
+		[ -x "$t" ] && run_test asan "$(basename "$t")" "$t"
+	done
+}
+
+# Each fuzz target runs for FUZZ_SECONDS from a scratch copy of its seed corpus
+# (tests/fuzz/corpus/NAME), so the repository's corpus is never modified by a run.
+tier_fuzz() {
+	local t name work
+	for t in "$BUILD"/fuzz/bin/fuzz_*; do
+		[ -x "$t" ] || continue
+		name=$(basename "$t")
+		work=$(mktemp -d)
+		[ -d "tests/fuzz/corpus/${name#fuzz_}" ] && cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/"
+		run_test fuzz "$name" "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 "$work"
+		rm -rf "$work"
+	done
+}
+
+# Kernel tests need root (BPF, cgroups, network namespaces); as anyone else they are skipped.
+tier_kernel() {
+	local t
+	for t in "$BUILD"/tests/kernel/test_* tests/kernel/test_*.sh; do
+		[ -x "$t" ] || continue
+		if [ "$(id -u)" -ne 0 ]; then
+			run_test kernel "$(basename "$t")" bash -c 'echo "SKIP: kernel tests need root"; exit 77'
+		else
+			run_test kernel "$(basename "$t")" "$t"
+		fi
+	done
+}
+
+# The e2e tier starts one local control plane for all its tests and stops it afterwards; tests
+# read its address from $BUILD/cluster/env (see e2e/lib.sh).
+tier_e2e() {
+	local t tests=()
+	for t in e2e/test_*.sh; do
+		[ -x "$t" ] && tests+=("$t")
+	done
+	((${#tests[@]})) || return 0
+	note "e2e: starting the local control plane (e2e/cluster/cluster.sh up)"
+	if ! e2e/cluster/cluster.sh up >"$LOGS/cluster-up.log" 2>&1; then
+		run_test e2e cluster-up bash -c "cat '$LOGS/cluster-up.log'; exit 1"
+		return
+	fi
+	for t in "${tests[@]}"; do
+		run_test e2e "$(basename "$t" .sh)" "$t"
+	done
+	e2e/cluster/cluster.sh down >"$LOGS/cluster-down.log" 2>&1 ||
+		run_test e2e cluster-down bash -c "cat '$LOGS/cluster-down.log'; exit 1"
+}
+
+mkdir -p "$LOGS"
+for tier in "${tiers[@]}"; do
+	if ! declare -F "tier_$tier" >/dev/null; then
+		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz kernel e2e)" >&2
+		exit 2
+	fi
+	note "== $tier"
+	"tier_$tier"
+done
+
+if ((${#failures[@]})); then
+	note ""
+	note "failed: ${failures[*]}"
+	note "logs: $LOGS/"
+fi
+note ""
+note "$passed passed, $failed failed, $skipped skipped"
+((failed == 0 && passed + skipped > 0))
