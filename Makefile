@@ -105,13 +105,32 @@ $(LIB_FUZZ): $(call fuzz_obj,$(LIB_SRCS))
 	rm -f $@ && ar rcs $@ $^
 
 # ---- binaries ---------------------------------------------------------------------------------
-$(BUILD)/bin/bulwark-controller: $(call obj,$(CONTROLLER_SRCS)) $(LIB)
-$(BUILD)/bin/bulwark-webhook: $(call obj,$(WEBHOOK_SRCS)) $(LIB)
-$(BUILD)/bin/bulwark-agent: $(call obj,$(AGENT_SRCS)) $(LIB)
-$(BUILD)/bin/kubectl-bulwark: $(call obj,$(CLI_SRCS)) $(LIB)
-$(BUILD)/bin/bulwark-node-harness: $(call obj,$(E2E_HELPER_SRCS)) $(LIB)
+# Each component's code other than main.c is an archive, so tests can link the component
+# (say, the agent's network applier) without its main().
+COMPONENTS := controller webhook nodeagent cli
+comp_srcs = $(filter-out $(1)/main.c,$(wildcard $(1)/*.c))
+$(foreach c,$(COMPONENTS),$(eval $(BUILD)/lib$(c).a: $(call obj,$(call comp_srcs,$(c)))))
+$(foreach c,$(COMPONENTS),$(eval $(BUILD)/asan/lib$(c).a: $(call asan_obj,$(call comp_srcs,$(c)))))
+COMP_LIBS := $(foreach c,$(COMPONENTS),$(BUILD)/lib$(c).a)
+COMP_LIBS_ASAN := $(foreach c,$(COMPONENTS),$(BUILD)/asan/lib$(c).a)
+$(COMP_LIBS) $(COMP_LIBS_ASAN):
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/bulwark-controller: $(BUILD)/obj/controller/main.o $(BUILD)/libcontroller.a $(LIB)
+$(BUILD)/bin/bulwark-webhook: $(BUILD)/obj/webhook/main.o $(BUILD)/libwebhook.a $(LIB)
+$(BUILD)/bin/bulwark-agent: $(BUILD)/obj/nodeagent/main.o $(BUILD)/libnodeagent.a $(LIB)
+$(BUILD)/bin/kubectl-bulwark: $(BUILD)/obj/cli/main.o $(BUILD)/libcli.a $(LIB)
+$(BUILD)/bin/bulwark-node-harness: $(call obj,$(E2E_HELPER_SRCS)) $(COMP_LIBS) $(LIB)
 $(BUILD)/bin/bulwark-controller $(BUILD)/bin/bulwark-webhook $(BUILD)/bin/bulwark-agent \
 $(BUILD)/bin/kubectl-bulwark $(BUILD)/bin/bulwark-node-harness:
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+# Single-file programs that e2e tests and benchmarks drive (e2e/tools/NAME.c -> build/e2e/NAME).
+E2E_TOOL_SRCS := $(wildcard e2e/tools/*.c)
+E2E_TOOLS := $(patsubst e2e/tools/%.c,$(BUILD)/e2e/%,$(E2E_TOOL_SRCS))
+$(BUILD)/e2e/%: $(BUILD)/obj/e2e/tools/%.o $(COMP_LIBS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
@@ -122,20 +141,20 @@ $(BUILD)/bin/bulwark-launch: $(call obj,$(LAUNCH_SRCS)) $(LIB)
 	$(CC) $(CFLAGS) -static -o $@ $^ -ljansson -lpthread
 
 # ---- tests ------------------------------------------------------------------------------------
-$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(COMP_LIBS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
-$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(LIB_ASAN)
+$(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(COMP_LIBS_ASAN) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
-$(BUILD)/tests/kernel/%: $(BUILD)/obj/tests/kernel/%.o $(LIB)
+$(BUILD)/tests/kernel/%: $(BUILD)/obj/tests/kernel/%.o $(COMP_LIBS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 $(BUILD)/fuzz/bin/%: $(BUILD)/fuzz/tests/fuzz/%.o $(LIB_FUZZ)
 	@mkdir -p $(@D)
 	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
 
-test-build: all $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
+test-build: all $(E2E_TOOLS) $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
 
 # ---- the two commands -------------------------------------------------------------------------
 deps:
@@ -163,7 +182,7 @@ format-check:
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/bpf $(BUILD)/gen \
-		$(BUILD)/libbulwark.a $(BINS) $(BUILD)/bin/bulwark-node-harness
+		$(BUILD)/e2e $(BUILD)/*.a $(BINS) $(BUILD)/bin/bulwark-node-harness
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -7,7 +7,8 @@
 
 char *json_canonical_dump(const json_t *j)
 {
-	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	return json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+				     JSON_REAL_PRECISION(17));
 }
 
 int sha256_hex(const void *data, size_t len, char ret_hex[65])

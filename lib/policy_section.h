@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 struct policy_section {
-	const char *policy;	/* "namespace/name" of the BulwarkPolicy, for provenance and messages */
-	bool audit;		/* spec.mode is Audit */
-	const json_t *section;	/* spec.network / spec.seccomp / spec.landlock, never NULL */
+	const char *policy; /* "namespace/name" of the BulwarkPolicy, for provenance and messages */
+	bool audit;	    /* spec.mode is Audit */
+	const json_t *section; /* spec.network / spec.seccomp / spec.landlock, never NULL */
 };
