@@ -24,7 +24,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 WARNINGS := -Wall -Wextra -Werror -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 BASE_CFLAGS = -std=gnu11 $(WARNINGS) -D_GNU_SOURCE -DBULWARK_VERSION='"$(VERSION)"' \
-	-Iinclude -Ilib -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -fstack-protector-strong
+	-I. -Iinclude -Ilib -I$(BUILD)/gen $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -fstack-protector-strong
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 
 #define DEFAULT_MAX_BODY  (1u << 20)
@@ -80,32 +81,14 @@ static void cert_gen_free(struct cert_gen *g)
 	}
 }
 
-static int read_file(const char *path, struct buf *out)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	char chunk[8192];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		int r = buf_append(out, chunk, (size_t)n);
-		if (r < 0)
-			return r;
-	}
-}
-
 static int cert_gen_load(const char *cert_file, const char *key_file, struct cert_gen **ret)
 {
 	_cleanup_buf_ struct buf cert_pem = BUF_INIT(CERT_FILE_MAX);
 	_cleanup_buf_ struct buf key_pem = BUF_INIT(CERT_FILE_MAX);
-	int r = read_file(cert_file, &cert_pem);
+	int r = read_file_capped(cert_file, &cert_pem);
 	if (r < 0)
 		return r;
-	r = read_file(key_file, &key_pem);
+	r = read_file_capped(key_file, &key_pem);
 	if (r < 0)
 		return r;
 

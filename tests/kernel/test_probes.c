@@ -1,0 +1,72 @@
+/* The feature probes against this machine's real kernel: every answer is checked against an
+ * independent observation (a real syscall or filesystem), so a probe that lies fails here. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nodeagent/probes.h"
+
+static void probes_match_the_kernel(void **state)
+{
+	const struct node_features *f =
+		node_features_probe("/sys/fs/cgroup/unified", "/nonexistent");
+	assert_int_equal(f->btf, access("/sys/kernel/btf/vmlinux", R_OK) == 0);
+	assert_false(f->bpffs); /* not a bpffs */
+
+	long abi = syscall(444, NULL, 0, 1);
+	assert_int_equal(f->landlock_abi, abi < 0 ? 0 : abi);
+	if (abi < 0)
+		assert_true(strlen(f->landlock_reason) > 0);
+
+	FILE *status = fopen("/proc/self/status", "re");
+	char line[256];
+	bool kernel_has_seccomp = false;
+	while (fgets(line, sizeof(line), status))
+		if (strncmp(line, "Seccomp:", 8) == 0)
+			kernel_has_seccomp = true;
+	fclose(status);
+	assert_int_equal(f->seccomp, kernel_has_seccomp);
+
+	/* The result is cached: a second call with other paths returns the first answer. */
+	assert_ptr_equal(node_features_probe("/", "/"), f);
+
+	json_t *j = node_features_to_json(f);
+	assert_non_null(j);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "landlock"), "abi")),
+			 f->landlock_abi);
+	json_decref(j);
+}
+
+static void cgroup2_is_recognised(void **state)
+{
+	/* The cached probe above saw /sys/fs/cgroup/unified; on this machine that is cgroup2. */
+	const struct node_features *f = node_features_probe(NULL, NULL);
+	FILE *m = fopen("/proc/self/mounts", "re");
+	char line[512];
+	bool mounted = false;
+	while (fgets(line, sizeof(line), m))
+		if (strstr(line, " /sys/fs/cgroup/unified cgroup2 "))
+			mounted = true;
+	fclose(m);
+	assert_int_equal(f->cgroup2, mounted);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP feature probes need root\n");
+		return 77;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(probes_match_the_kernel),
+		cmocka_unit_test(cgroup2_is_recognised),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
