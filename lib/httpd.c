@@ -385,7 +385,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		gnutls_session_set_ptr(info->tls_session, h);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	if (!log_enabled(4))
 		return;
