@@ -21,7 +21,17 @@ struct agent_sync {
 	uint64_t version;
 	json_t *pods;	  /* uid → compiled pod as applied */
 	json_t *profiles; /* name → profile as applied */
+	bool synced;
 };
+
+bool agent_sync_synced(const struct agent_sync *s)
+{
+	return s->synced;
+}
+void agent_sync_mark_unsynced(struct agent_sync *s)
+{
+	s->synced = false;
+}
 
 int agent_sync_new(const char *node, const char *state_path, struct agent_sync **ret)
 {
@@ -272,6 +282,7 @@ json_t *agent_sync_handle(struct agent_sync *s, const char *line, size_t len)
 		json_decref(wanted);
 		json_array_foreach (m.pods, i, pod)
 			apply_one(s, pod, failed);
+		s->synced = true;
 		break;
 	}
 	case PUSH_UPSERT: apply_one(s, m.pod, failed); break;

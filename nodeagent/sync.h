@@ -13,6 +13,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -48,6 +49,12 @@ int agent_sync_load(struct agent_sync *s);
  * where failed lists {uid,namespace,name,applier,field,message} for pods that could not be
  * applied. A NACK carries the reason in message; HEARTBEAT returns NULL (no ack). */
 json_t *agent_sync_handle(struct agent_sync *s, const char *line, size_t len);
+
+/* True once a SNAPSHOT was applied since the last agent_sync_mark_unsynced(): a new
+ * connection calls that, and counts as synced (resetting its backoff, reporting ready)
+ * only after the controller's snapshot went through. */
+bool agent_sync_synced(const struct agent_sync *s);
+void agent_sync_mark_unsynced(struct agent_sync *s);
 
 /* The current state, for /healthz and tests. */
 uint64_t agent_sync_version(const struct agent_sync *s);
