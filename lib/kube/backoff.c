@@ -14,7 +14,8 @@ uint32_t backoff_rand32_default(void *ctx)
 		if (getrandom(&state, sizeof(state), GRND_NONBLOCK) != sizeof(state)) {
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			state = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uintptr_t)&state;
+			state = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^
+				(uintptr_t)&state;
 		}
 		state |= 1;
 	}
