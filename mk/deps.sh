@@ -10,6 +10,8 @@ packages=(
 	libjansson-dev libmicrohttpd-dev libgnutls28-dev libcap-dev libcmocka-dev
 	# the node harness and kernel tests
 	runc busybox-static iproute2 iptables iperf3 openssl jq procps psmisc util-linux
+	# the Landlock kernel test and bench drive a small python3 probe inside the sandbox
+	python3
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )

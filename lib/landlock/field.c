@@ -1,0 +1,46 @@
+#include "landlock/field.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *landlock_field(landlock_field_t out, const char *parent, const char *key, long index)
+{
+	const char *dot = parent[0] && key[0] ? "." : "";
+	int w = index >= 0 ? snprintf(out, sizeof(landlock_field_t), "%s%s%s[%ld]", parent, dot,
+				      key, index)
+			   : snprintf(out, sizeof(landlock_field_t), "%s%s%s", parent, dot, key);
+	if (w < 0)
+		out[0] = '\0';
+	return out;
+}
+
+int landlock_check_keys(const json_t *obj, const char *field, const char *const *known,
+			struct field_error *err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach ((json_t *)obj, key, v) {
+		bool ok = false;
+		for (size_t i = 0; known[i]; i++)
+			ok = ok || strcmp(key, known[i]) == 0;
+		if (!ok) {
+			landlock_field_t f;
+			return field_error_set(err, landlock_field(f, field, key, -1),
+					       "unknown field");
+		}
+	}
+	return 0;
+}
+
+int landlock_check_array(const json_t *a, const char *field, size_t max, bool nonempty,
+			 struct field_error *err)
+{
+	if (!json_is_array(a))
+		return field_error_set(err, field, "must be an array");
+	if (nonempty && json_array_size(a) == 0)
+		return field_error_set(err, field, "must not be empty");
+	if (json_array_size(a) > max)
+		return field_error_set(err, field, "must have at most %zu items, not %zu", max,
+				       json_array_size(a));
+	return 0;
+}
