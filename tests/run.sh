@@ -127,23 +127,36 @@ tier_kernel() {
 }
 
 # The e2e tier starts one local control plane for all its tests and stops it afterwards; tests
-# read its address from $BUILD/cluster/env (see e2e/lib.sh).
+# read its address from $CLUSTER_DIR/env (default $BUILD/cluster; see e2e/lib.sh). A last test,
+# e2e/leftovers, fails if a process, the state dir, or a netns/bpffs pin/cgroup survives.
 tier_e2e() {
 	local t tests=()
 	for t in e2e/test_*.sh; do
 		[ -x "$t" ] && tests+=("$t")
 	done
 	((${#tests[@]})) || return 0
-	note "e2e: starting the local control plane (e2e/cluster/cluster.sh up)"
-	if ! e2e/cluster/cluster.sh up >"$LOGS/cluster-up.log" 2>&1; then
+	# What exists before the cluster starts, so the leftover check below sees only this run's.
+	e2e/cluster/leftovers.sh snapshot >"$LOGS/e2e-before.snapshot"
+	# A cluster someone started by hand (make cluster-up) is used and left running.
+	local kept=()
+	e2e/cluster/cluster.sh status >/dev/null 2>&1 && kept=(--cluster-kept)
+	note "e2e: starting the local control plane (e2e/cluster/cluster.sh up; the first build takes minutes)"
+	# Shown as it happens: the first build's progress lines are all there is to see for minutes.
+	e2e/cluster/cluster.sh up 2>&1 | tee "$LOGS/cluster-up.log" | sed -u 's/^/     /'
+	if ((PIPESTATUS[0] != 0)); then
 		run_test e2e cluster-up bash -c "cat '$LOGS/cluster-up.log'; exit 1"
-		return
+	else
+		for t in "${tests[@]}"; do
+			run_test e2e "$(basename "$t" .sh)" "$t"
+		done
 	fi
-	for t in "${tests[@]}"; do
-		run_test e2e "$(basename "$t" .sh)" "$t"
-	done
-	e2e/cluster/cluster.sh down >"$LOGS/cluster-down.log" 2>&1 ||
-		run_test e2e cluster-down bash -c "cat '$LOGS/cluster-down.log'; exit 1"
+	if ((${#kept[@]})); then
+		note "e2e: the cluster was running before this run; left up (e2e/cluster/cluster.sh down stops it)"
+	else
+		e2e/cluster/cluster.sh down >"$LOGS/cluster-down.log" 2>&1 ||
+			run_test e2e cluster-down bash -c "cat '$LOGS/cluster-down.log'; exit 1"
+	fi
+	run_test e2e leftovers e2e/cluster/leftovers.sh check "$LOGS/e2e-before.snapshot" "${kept[@]}"
 }
 
 mkdir -p "$LOGS"
