@@ -35,6 +35,11 @@ k apply -f crds/
 k wait --for=condition=Established --timeout=60s crd/bulwarkpolicies.bulwark.dev crd/execsessions.bulwark.dev
 k get crds -l app.kubernetes.io/part-of=bulwark 2>/dev/null || k get crds
 say "kubectl explain teaches the policy API:"
+# Established comes before the apiserver publishes the CRD's OpenAPI; explain needs the latter.
+for _ in $(seq 1 30); do
+	k explain bulwarkpolicy.spec >/dev/null 2>&1 && break
+	sleep 1
+done
 k explain bulwarkpolicy.spec | sed -n '1,40p'
 if [ -d examples ]; then
 	say "the example policies are valid against the real apiserver (server-side dry run):"
