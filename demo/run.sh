@@ -43,9 +43,11 @@ done
 k explain bulwarkpolicy.spec | sed -n '1,40p'
 if [ -d examples ]; then
 	say "the example policies are valid against the real apiserver (server-side dry run):"
-	k create namespace demo --dry-run=client -o yaml | k apply -f - >/dev/null
+	for ns in $(awk '/^  namespace:/ {print $2}' examples/*.yaml | sort -u); do
+		k create namespace "$ns" --dry-run=client -o yaml | k apply -f - >/dev/null
+	done
 	for f in examples/*.yaml; do
-		k apply --dry-run=server -n demo -f "$f" >/dev/null || die "example $f was rejected"
+		k apply --dry-run=server -f "$f" >/dev/null || die "example $f was rejected"
 		say "  ok  $f"
 	done
 fi
