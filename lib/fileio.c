@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,28 +48,46 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
-	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
-	    snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fchmod(fd, mode) < 0 ? -errno : 0;
+	if (!*name || strchr(name, '/'))
+		return -EINVAL;
+	char tmp[NAME_MAX + 1];
+	_cleanup_close_ int fd = -1;
+	for (unsigned attempt = 0; fd < 0; attempt++) {
+		if (snprintf(tmp, sizeof(tmp), ".%.200s.tmp.%d.%u", name, getpid(), attempt) >=
+		    (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd < 0 && (errno != EEXIST || attempt > 64))
+			return -errno;
+	}
+	int r = fchmod(fd, mode) < 0 ? -errno : 0; /* whatever the umask says */
 	r = r ?: write_all(fd, data, len);
 	r = r ?: (fsync(fd) < 0 ? -errno : 0);
-	r = r ?: (rename(tmp, path) < 0 ? -errno : 0);
+	r = r ?: (renameat(dirfd, tmp, dirfd, name) < 0 ? -errno : 0);
 	if (r < 0) {
-		unlink(tmp);
+		unlinkat(dirfd, tmp, 0);
 		return r;
 	}
 	/* The rename is durable only once the directory entry is. */
-	_cleanup_close_ int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
-	return 0;
+	return fsync(dirfd) < 0 ? -errno : 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (slash)
+		*slash = '\0';
+	_cleanup_close_ int dfd =
+		open(slash ? (dir[0] ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	return write_file_atomic_at(dfd, name, data, len, mode);
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -16,5 +16,10 @@ int read_file_capped(const char *path, struct buf *out);
  * a crash, one of the two is on disk. mode applies to the new file. */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* The same inside an open directory: name is a plain file name in dirfd, and neither the
+ * temp file nor the target is followed if it is a symlink, so a directory others can write
+ * to (the kubelet's seccomp folder) cannot redirect the write. */
+int write_file_atomic_at(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+
 /* mkdir -p with mode for each created level; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);

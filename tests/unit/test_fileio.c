@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
 
 #include <cmocka.h>
 
@@ -77,6 +78,26 @@ static void read_is_capped(void **state)
 	assert_int_equal(read_file_capped("/nonexistent/bulwark", &b), -ENOENT);
 }
 
+static void symlink_target_is_replaced_not_followed(void **state)
+{
+	char victim[256], link[256];
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(link, sizeof(link), "%s/profile.json", dir);
+	assert_int_equal(write_file_atomic(victim, "keep", 4, 0644), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	assert_int_equal(write_file_atomic(link, "new", 3, 0644), 0);
+	struct stat st;
+	assert_int_equal(lstat(link, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	struct buf b = BUF_INIT(64);
+	assert_int_equal(read_file_capped(victim, &b), 0);
+	assert_string_equal(buf_str(&b), "keep");
+	buf_free(&b);
+	assert_int_equal(write_file_atomic_at(AT_FDCWD, "a/b", "x", 1, 0644), -EINVAL);
+	unlink(link);
+	unlink(victim);
+}
+
 static void mkdir_p_creates_levels(void **state)
 {
 	char path[256], file[300];
@@ -94,6 +115,7 @@ int main(void)
 		cmocka_unit_test(atomic_write_replaces_and_leaves_no_temp),
 		cmocka_unit_test(write_into_missing_dir_fails_cleanly),
 		cmocka_unit_test(read_is_capped),
+		cmocka_unit_test(symlink_target_is_replaced_not_followed),
 		cmocka_unit_test(mkdir_p_creates_levels),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,0 +1,225 @@
+#include "seccomp/syscall_names.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+
+const char *const seccomp_profile_arches[] = {
+	"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM",
+};
+const unsigned seccomp_profile_n_arches = ARRAY_SIZE(seccomp_profile_arches);
+
+static const uint32_t profile_arch_tokens[] = {
+	SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM,
+};
+
+/* Syscalls added to Linux after the syscall table of libseccomp 2.5.4 (Debian 12) was cut.
+ * Users may name them; the loader and runc skip a name their libseccomp cannot resolve, so a
+ * node with an older libseccomp simply leaves such a call to the default action. */
+static const char *const newer_syscalls[] = {
+	"getxattrat",	    "listmount",	 "listxattrat", "lsm_get_self_attr",
+	"lsm_list_modules", "lsm_set_self_attr", "mseal",	"removexattrat",
+	"setxattrat",	    "statmount",	 "uretprobe",	"open_tree_attr",
+	"file_getattr",	    "file_setattr",
+};
+
+int seccomp_syscall_check(const char *name)
+{
+	bool known_elsewhere = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(profile_arch_tokens); i++) {
+		int nr = seccomp_syscall_resolve_name_arch(profile_arch_tokens[i], name);
+		if (nr >= 0)
+			return 0;
+		/* libseccomp answers names it knows on other architectures with a negative
+		 * pseudo-syscall number rather than __NR_SCMP_ERROR. */
+		if (nr != __NR_SCMP_ERROR)
+			known_elsewhere = true;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(newer_syscalls); i++)
+		if (strcmp(name, newer_syscalls[i]) == 0)
+			return 0;
+	return known_elsewhere ? -EXDEV : -ENOENT;
+}
+
+/* Above every syscall number Linux has used, on every architecture we cover. */
+#define SYSCALL_NR_SCAN_MAX 1024
+#define X32_SYSCALL_BIT	    0x40000000
+
+/* libseccomp resolves numbers by scanning its tables, so the list is built once per process
+ * (a policy may name @known many times; a webhook validates many policies). */
+static json_t *known_names;
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static void known_names_init(void)
+{
+	json_t *set = json_object();
+	if (!set)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(profile_arch_tokens); i++) {
+		uint32_t arch = profile_arch_tokens[i];
+		int base = arch == SCMP_ARCH_X32 ? X32_SYSCALL_BIT : 0;
+		/* arm's private syscalls (set_tls, cacheflush, …) live at 0xf0000 upwards. */
+		int ranges[][2] = {{base, base + SYSCALL_NR_SCAN_MAX},
+				   {arch == SCMP_ARCH_ARM ? 0xf0000 : 0,
+				    arch == SCMP_ARCH_ARM ? 0xf0000 + 16 : 0}};
+		for (size_t k = 0; k < ARRAY_SIZE(ranges); k++)
+			for (int nr = ranges[k][0]; nr < ranges[k][1]; nr++) {
+				char *name = seccomp_syscall_resolve_num_arch(arch, nr);
+				if (!name)
+					continue;
+				int r = json_object_set_new(set, name, json_true());
+				free(name);
+				if (r < 0)
+					goto fail;
+			}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(newer_syscalls); i++)
+		if (json_object_set_new(set, newer_syscalls[i], json_true()) < 0)
+			goto fail;
+	known_names = set;
+	return;
+fail:
+	json_decref(set);
+}
+
+int seccomp_syscalls_known(json_t *set)
+{
+	if (pthread_once(&known_once, known_names_init) != 0 || !known_names)
+		return -ENOMEM;
+	/* The values are the json_true() singleton: sharing them touches no reference count, so
+	 * concurrent callers only read known_names. */
+	return json_object_update(set, known_names) < 0 ? -ENOMEM : 0;
+}
+
+static const struct {
+	const char *name;
+	int value;
+} errno_names[] = {
+	{"EPERM", EPERM},
+	{"ENOENT", ENOENT},
+	{"ESRCH", ESRCH},
+	{"EINTR", EINTR},
+	{"EIO", EIO},
+	{"ENXIO", ENXIO},
+	{"E2BIG", E2BIG},
+	{"ENOEXEC", ENOEXEC},
+	{"EBADF", EBADF},
+	{"ECHILD", ECHILD},
+	{"EAGAIN", EAGAIN},
+	{"ENOMEM", ENOMEM},
+	{"EACCES", EACCES},
+	{"EFAULT", EFAULT},
+	{"EBUSY", EBUSY},
+	{"EEXIST", EEXIST},
+	{"EXDEV", EXDEV},
+	{"ENODEV", ENODEV},
+	{"ENOTDIR", ENOTDIR},
+	{"EISDIR", EISDIR},
+	{"EINVAL", EINVAL},
+	{"ENFILE", ENFILE},
+	{"EMFILE", EMFILE},
+	{"ENOTTY", ENOTTY},
+	{"ETXTBSY", ETXTBSY},
+	{"EFBIG", EFBIG},
+	{"ENOSPC", ENOSPC},
+	{"ESPIPE", ESPIPE},
+	{"EROFS", EROFS},
+	{"EMLINK", EMLINK},
+	{"EPIPE", EPIPE},
+	{"ERANGE", ERANGE},
+	{"ENAMETOOLONG", ENAMETOOLONG},
+	{"ENOSYS", ENOSYS},
+	{"ENOTEMPTY", ENOTEMPTY},
+	{"ELOOP", ELOOP},
+	{"ENODATA", ENODATA},
+	{"ENOTSOCK", ENOTSOCK},
+	{"ENOPROTOOPT", ENOPROTOOPT},
+	{"EPROTONOSUPPORT", EPROTONOSUPPORT},
+	{"EOPNOTSUPP", EOPNOTSUPP},
+	{"EAFNOSUPPORT", EAFNOSUPPORT},
+	{"EADDRINUSE", EADDRINUSE},
+	{"EADDRNOTAVAIL", EADDRNOTAVAIL},
+	{"ENETUNREACH", ENETUNREACH},
+	{"ENOBUFS", ENOBUFS},
+	{"ENOTCONN", ENOTCONN},
+	{"ETIMEDOUT", ETIMEDOUT},
+	{"ECONNREFUSED", ECONNREFUSED},
+	{"EHOSTUNREACH", EHOSTUNREACH},
+	{"EDQUOT", EDQUOT},
+	{"ECANCELED", ECANCELED},
+};
+
+int seccomp_errno_from_name(const char *name, int *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (strcmp(name, errno_names[i].name) == 0) {
+			*ret = errno_names[i].value;
+			return 0;
+		}
+	/* ENOTSUP is EOPNOTSUPP on Linux; accept the spelling people type. */
+	if (strcmp(name, "ENOTSUP") == 0) {
+		*ret = ENOTSUP;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+const char *seccomp_errno_to_name(int errnum)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(errno_names); i++)
+		if (errno_names[i].value == errnum)
+			return errno_names[i].name;
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	const char *oci;
+} action_names[_SECCOMP_ACTION_MAX] = {
+	[SECCOMP_ACTION_ALLOW] = {"Allow", "SCMP_ACT_ALLOW"},
+	[SECCOMP_ACTION_LOG] = {"Log", "SCMP_ACT_LOG"},
+	[SECCOMP_ACTION_ERRNO] = {"Errno", "SCMP_ACT_ERRNO"},
+	[SECCOMP_ACTION_TRAP] = {"Trap", "SCMP_ACT_TRAP"},
+	[SECCOMP_ACTION_KILL_THREAD] = {"KillThread", "SCMP_ACT_KILL_THREAD"},
+	[SECCOMP_ACTION_KILL_PROCESS] = {"KillProcess", "SCMP_ACT_KILL_PROCESS"},
+};
+
+int seccomp_action_from_name(const char *name, enum seccomp_action *ret)
+{
+	for (int a = 0; a < _SECCOMP_ACTION_MAX; a++)
+		if (strcmp(name, action_names[a].name) == 0) {
+			*ret = a;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+const char *seccomp_action_name(enum seccomp_action a)
+{
+	return a < _SECCOMP_ACTION_MAX ? action_names[a].name : NULL;
+}
+
+const char *seccomp_action_oci(enum seccomp_action a)
+{
+	return a < _SECCOMP_ACTION_MAX ? action_names[a].oci : NULL;
+}
+
+int seccomp_action_from_oci(const char *oci, enum seccomp_action *ret)
+{
+	for (int a = 0; a < _SECCOMP_ACTION_MAX; a++)
+		if (strcmp(oci, action_names[a].oci) == 0) {
+			*ret = a;
+			return 0;
+		}
+	/* Older spellings runc still accepts: SCMP_ACT_KILL is kill-thread. */
+	if (strcmp(oci, "SCMP_ACT_KILL") == 0) {
+		*ret = SECCOMP_ACTION_KILL_THREAD;
+		return 0;
+	}
+	return -ENOENT;
+}
