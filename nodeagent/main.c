@@ -1,38 +1,452 @@
-/* bulwark-agent: the node agent: enforces compiled policies with BPF, seccomp profiles and Landlock
- * rulesets. */
+/* bulwark-agent: the node agent. It holds the push stream to the controller, applies each
+ * pod's compiled policy through the mechanism appliers, watches pod cgroups appear, and
+ * serves /metrics, /healthz and /readyz. */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "fileio.h"
+#include "httpd.h"
 #include "log.h"
+#include "metrics.h"
+#include "nodeagent/cgroup_watch.h"
+#include "nodeagent/probes.h"
+#include "nodeagent/seccomp_applier.h"
+#include "nodeagent/stream_client.h"
+#include "nodeagent/sync.h"
+#include "seccomp/store.h"
 
 static const char usage[] =
-	"Usage: bulwark-agent [OPTIONS]\n"
+	"Usage: bulwark-agent --node NAME --controller URL [OPTIONS]\n"
 	"\n"
-	"the node agent: enforces compiled policies with BPF, seccomp profiles and Landlock "
-	"rulesets.\n"
+	"The Bulwark node agent: receives each pod's compiled policy from bulwark-controller\n"
+	"and enforces it on this node (BPF network filters, seccomp profiles; Landlock is\n"
+	"applied inside containers by bulwark-launch).\n"
 	"\n"
 	"Options:\n"
-	"  -h, --help       show this help and exit\n"
-	"      --version    print the version and exit\n"
-	"  -v, --v=N        log verbosity (0-10); logs are JSON lines on stderr\n"
+	"      --node NAME            this node's name (default: $NODE_NAME)\n"
+	"      --controller URL       the controller's push endpoint, https://HOST:PORT\n"
+	"      --controller-ca FILE   CA bundle that signed the controller's certificate\n"
+	"      --token-file FILE      ServiceAccount token, re-read on every connect (default\n"
+	"                             /var/run/secrets/kubernetes.io/serviceaccount/token)\n"
+	"      --cgroup-root DIR      the cgroup v2 mount (default /sys/fs/cgroup)\n"
+	"      --bpffs DIR            where BPF objects are pinned (default /sys/fs/bpf/bulwark)\n"
+	"      --state-dir DIR        persisted state (default /var/lib/bulwark)\n"
+	"      --kubelet-root DIR     the kubelet's root; profiles go to DIR/seccomp/bulwark\n"
+	"                             (default /var/lib/kubelet)\n"
+	"      --metrics-listen A:P   serve /metrics, /healthz, /readyz (default 0.0.0.0:9443)\n"
+	"      --tls-cert FILE, --tls-key FILE\n"
+	"                             serve them over HTTPS (plain HTTP without)\n"
+	"      --simulate             speak the stream and ACK without touching the kernel\n"
+	"                             (scale tests of the controller)\n"
+	"      --simulate-fail POD    with --simulate: refuse NAMESPACE/NAME, to test NACK paths\n"
+	"      --allow-plain-http     let --controller be http:// (tests only)\n"
+	"      --cleanup              remove everything the agent created on this node, and exit\n"
+	"  -h, --help                 show this help and exit\n"
+	"      --version              print the version and exit\n"
+	"  -v, --v=N                  log verbosity (0-10); logs are JSON lines on stderr\n"
 	"\n"
 	"Examples:\n"
-	"  bulwark-agent --version\n";
+	"  bulwark-agent --node $(hostname) --controller https://bulwark-controller:8443 \\\n"
+	"      --controller-ca /etc/bulwark/ca.crt\n"
+	"  bulwark-agent --node sim-1 --controller https://127.0.0.1:8443 --controller-ca ca.crt "
+	"\\\n"
+	"      --token-file token --simulate --metrics-listen 127.0.0.1:0\n"
+	"  bulwark-agent --cleanup\n";
+
+enum {
+	OPT_NODE = 0x2000,
+	OPT_CONTROLLER,
+	OPT_CONTROLLER_CA,
+	OPT_TOKEN_FILE,
+	OPT_CGROUP_ROOT,
+	OPT_BPFFS,
+	OPT_STATE_DIR,
+	OPT_KUBELET_ROOT,
+	OPT_METRICS_LISTEN,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_SIMULATE,
+	OPT_SIMULATE_FAIL,
+	OPT_ALLOW_PLAIN_HTTP,
+	OPT_CLEANUP,
+};
+
+struct agent {
+	const char *node, *controller, *controller_ca, *token_file;
+	const char *cgroup_root, *bpffs, *state_dir, *kubelet_root;
+	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
+	bool simulate, allow_plain_http, cleanup;
+
+	struct agent_sync *sync;
+	struct seccomp_applier *seccomp;
+	struct cgroup_watch *watch;
+	struct metrics_registry *metrics;
+	struct metric *cgroup_events;
+	struct stream_client_stats stream_stats;
+	const struct node_features *features;
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	stopping = 1;
+}
+
+/* --simulate: accepts every pod but the one named by --simulate-fail. */
+static int simulated_apply(void *ctx, const json_t *compiled, const json_t *previous,
+			   struct field_error *err)
+{
+	const char *fail = ctx;
+	const json_t *pod = json_object_get(compiled, "pod");
+	char key[600];
+	snprintf(key, sizeof(key), "%s/%s", json_string_value(json_object_get(pod, "namespace")),
+		 json_string_value(json_object_get(pod, "name")));
+	if (fail && strcmp(fail, key) == 0)
+		return field_error_set(err, "simulate", "refusing %s as asked by --simulate-fail",
+				       key);
+	return 0;
+}
+
+static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
+{
+	struct agent *a = userdata;
+	const char *type = ev->type == CGROUP_EVENT_ADDED ? "added" : "removed";
+	metric_add(a->cgroup_events, (const char *[]){type}, 1);
+	log_info(3, "pod cgroup event", "event", type, "pod", ev->id.pod_uid, "container",
+		 ev->id.container_id, "path", ev->path);
+}
+
+static void *watch_thread(void *arg)
+{
+	struct agent *a = arg;
+	cgroup_watch_scan(a->watch);
+	while (!stopping) {
+		struct pollfd p = {.fd = cgroup_watch_fd(a->watch), .events = POLLIN};
+		if (poll(&p, 1, 500) > 0) {
+			int r = cgroup_watch_process(a->watch);
+			if (r < 0)
+				log_error(r, "reading cgroup events failed");
+		}
+	}
+	return NULL;
+}
+
+static int collect_agent_metrics(struct buf *out, void *userdata)
+{
+	struct agent *a = userdata;
+	const struct node_features *f = a->features;
+	const struct stream_client_stats *s = &a->stream_stats;
+	int r = metrics_write_header(out, "bulwark_agent_stream_events_total",
+				     "Push stream activity by kind.", "counter");
+	static const char *const kinds[] = {"connects", "messages", "acks_sent", "acks_failed",
+					    "disconnects"};
+	const unsigned long values[] = {s->connects, s->messages, s->acks_sent, s->acks_failed,
+					s->disconnects};
+	for (size_t i = 0; i < 5 && r == 0; i++)
+		r = metrics_write_sample(out, "bulwark_agent_stream_events_total",
+					 (const char *[]){"kind", NULL}, (const char *[]){kinds[i]},
+					 (double)values[i]);
+	struct agent_sync_status st;
+	agent_sync_status(a->sync, &st);
+	double pods = (double)st.pods, version = (double)st.version;
+	r = r
+		    ?: metrics_write_header(out, "bulwark_agent_pods_applied",
+					    "Pods whose compiled policy is applied on this node.",
+					    "gauge");
+	r = r ?: metrics_write_sample(out, "bulwark_agent_pods_applied", NULL, NULL, pods);
+	r = r
+		    ?: metrics_write_header(out, "bulwark_agent_applied_version",
+					    "Version of the last applied push message.", "gauge");
+	r = r ?: metrics_write_sample(out, "bulwark_agent_applied_version", NULL, NULL, version);
+	r = r
+		    ?: metrics_write_header(out, "bulwark_node_feature",
+					    "Kernel features this node offers (1) or lacks (0).",
+					    "gauge");
+	const struct {
+		const char *name;
+		double v;
+	} feats[] = {{"bpf_cgroup_skb", f->cgroup_skb}, {"btf", f->btf},
+		     {"ringbuf", f->ringbuf},		{"bpffs", f->bpffs},
+		     {"cgroup2", f->cgroup2},		{"seccomp", f->seccomp},
+		     {"seccomp_log", f->seccomp_log},	{"landlock_abi", f->landlock_abi}};
+	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]) && r == 0; i++)
+		r = metrics_write_sample(out, "bulwark_node_feature",
+					 (const char *[]){"feature", NULL},
+					 (const char *[]){feats[i].name}, feats[i].v);
+	return r;
+}
+
+static int serve_metrics(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	resp->content_type = "text/plain; version=0.0.4";
+	return metrics_render(a->metrics, &resp->body);
+}
+
+static int serve_healthz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	json_t *features = node_features_to_json(a->features);
+	struct agent_sync_status st;
+	agent_sync_status(a->sync, &st);
+	json_t *body = json_pack("{s:s,s:s,s:I,s:I,s:b,s:o}", "status", "ok", "epoch", st.epoch,
+				 "version", (json_int_t)st.version, "pods", (json_int_t)st.pods,
+				 "synced", st.synced, "features", features);
+	char *s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	int r = s ? buf_append_str(&resp->body, s) : -ENOMEM;
+	free(s);
+	return r;
+}
+
+/* Ready once the controller's snapshot went through since this process started: until
+ * then the node enforces what it persisted, but may lag the cluster. */
+static int serve_readyz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	struct agent_sync_status st;
+	agent_sync_status(a->sync, &st);
+	if (!st.synced)
+		return httpd_respond_error(resp, 503, "no snapshot from the controller yet");
+	return buf_append_str(&resp->body, "{\"status\":\"ready\"}");
+}
+
+static int start_metrics_server(struct agent *a, struct httpd **ret)
+{
+	char host[256];
+	const char *colon = strrchr(a->metrics_listen, ':');
+	if (!colon || (size_t)(colon - a->metrics_listen) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, a->metrics_listen, (size_t)(colon - a->metrics_listen));
+	host[colon - a->metrics_listen] = '\0';
+	struct httpd_config cfg = {.address = host,
+				   .port = (uint16_t)atoi(colon + 1),
+				   .cert_file = a->tls_cert,
+				   .key_file = a->tls_key,
+				   .threads = 2};
+	struct httpd *h;
+	int r = httpd_new(&cfg, &h);
+	if (r < 0)
+		return r;
+	httpd_route(h, "GET", "/metrics", serve_metrics, a);
+	httpd_route(h, "GET", "/healthz", serve_healthz, a);
+	httpd_route(h, "GET", "/readyz", serve_readyz, a);
+	r = httpd_start(h);
+	if (r < 0) {
+		httpd_free(h);
+		return r;
+	}
+	log_info(0, "serving metrics and health", "address", host, "port", LOG_INT(httpd_port(h)),
+		 "tls", a->tls_cert ? "true" : "false");
+	*ret = h;
+	return 0;
+}
+
+/* Everything the agent leaves on a node: persisted state and the profiles it wrote. BPF
+ * pins are removed by their appliers' cleanup (network) when present. */
+static int cleanup(struct agent *a)
+{
+	char path[4096];
+	int failures = 0;
+	snprintf(path, sizeof(path), "%s/state.json", a->state_dir);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error(-errno, "removing the agent state failed", "path", path);
+		failures++;
+	}
+	snprintf(path, sizeof(path), "%s/seccomp", a->kubelet_root);
+	unsigned removed = 0;
+	int r = seccomp_profile_store_gc(path, NULL, 0, 0, &removed);
+	if (r < 0 && r != -ENOENT) {
+		log_error(r, "removing seccomp profiles failed", "root", path);
+		failures++;
+	}
+	log_info(0, "cleanup done", "profilesRemoved", LOG_INT(removed));
+	return failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int parse_args(int argc, char **argv, struct agent *a)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{"node", required_argument, NULL, OPT_NODE},
+		{"controller", required_argument, NULL, OPT_CONTROLLER},
+		{"controller-ca", required_argument, NULL, OPT_CONTROLLER_CA},
+		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{"cgroup-root", required_argument, NULL, OPT_CGROUP_ROOT},
+		{"bpffs", required_argument, NULL, OPT_BPFFS},
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+		{"kubelet-root", required_argument, NULL, OPT_KUBELET_ROOT},
+		{"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"simulate", no_argument, NULL, OPT_SIMULATE},
+		{"simulate-fail", required_argument, NULL, OPT_SIMULATE_FAIL},
+		{"allow-plain-http", no_argument, NULL, OPT_ALLOW_PLAIN_HTTP},
+		{"cleanup", no_argument, NULL, OPT_CLEANUP},
+		{0},
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_NODE: a->node = optarg; break;
+		case OPT_CONTROLLER: a->controller = optarg; break;
+		case OPT_CONTROLLER_CA: a->controller_ca = optarg; break;
+		case OPT_TOKEN_FILE: a->token_file = optarg; break;
+		case OPT_CGROUP_ROOT: a->cgroup_root = optarg; break;
+		case OPT_BPFFS: a->bpffs = optarg; break;
+		case OPT_STATE_DIR: a->state_dir = optarg; break;
+		case OPT_KUBELET_ROOT: a->kubelet_root = optarg; break;
+		case OPT_METRICS_LISTEN: a->metrics_listen = optarg; break;
+		case OPT_TLS_CERT: a->tls_cert = optarg; break;
+		case OPT_TLS_KEY: a->tls_key = optarg; break;
+		case OPT_SIMULATE: a->simulate = true; break;
+		case OPT_SIMULATE_FAIL: a->simulate_fail = optarg; break;
+		case OPT_ALLOW_PLAIN_HTTP: a->allow_plain_http = true; break;
+		case OPT_CLEANUP: a->cleanup = true; break;
+		default: {
+			int r = cli_common_option(opt, optarg, "bulwark-agent", usage);
+			if (r == 0)
+				exit(EXIT_SUCCESS);
+			if (r < 0)
+				return r == -ENOENT
+					       ? cli_usage_error("bulwark-agent", "unknown option")
+					       : 2;
+		}
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("bulwark-agent", "unexpected argument '%s'", argv[optind]);
+	if (!a->node)
+		a->node = getenv("NODE_NAME");
+	if (a->cleanup)
+		return 0;
+	if (!a->node || !*a->node)
+		return cli_usage_error("bulwark-agent", "--node (or $NODE_NAME) is required");
+	if (!a->controller)
+		return cli_usage_error("bulwark-agent", "--controller is required");
+	if (!a->tls_cert != !a->tls_key)
+		return cli_usage_error("bulwark-agent", "--tls-cert and --tls-key go together");
+	if (a->simulate_fail && !a->simulate)
+		return cli_usage_error("bulwark-agent", "--simulate-fail needs --simulate");
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {CLI_COMMON_OPTIONS, {0}};
-	int opt;
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
-		int r = cli_common_option(opt, optarg, "bulwark-agent", usage);
-		if (r == 0)
-			return EXIT_SUCCESS;
-		if (r < 0)
-			return r == -ENOENT ? cli_usage_error("bulwark-agent", "unknown option")
-					    : 2;
+	struct agent a = {
+		.token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token",
+		.cgroup_root = "/sys/fs/cgroup",
+		.bpffs = "/sys/fs/bpf/bulwark",
+		.state_dir = "/var/lib/bulwark",
+		.kubelet_root = "/var/lib/kubelet",
+		.metrics_listen = "0.0.0.0:9443",
+	};
+	int r = parse_args(argc, argv, &a);
+	if (r != 0)
+		return r;
+	if (a.cleanup)
+		return cleanup(&a);
+
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	a.features = node_features_probe(a.cgroup_root, a.bpffs);
+	if (!a.simulate)
+		node_features_log(a.features);
+
+	char state_path[4096], seccomp_root[4096];
+	snprintf(state_path, sizeof(state_path), "%s/state.json", a.state_dir);
+	snprintf(seccomp_root, sizeof(seccomp_root), "%s/seccomp", a.kubelet_root);
+	r = mkdir_p(a.state_dir, 0700);
+	if (r < 0) {
+		log_error(r, "creating the state directory failed", "path", a.state_dir);
+		return EXIT_FAILURE;
 	}
-	return cli_usage_error("bulwark-agent",
-			       "nothing to do yet: this build only answers --help and --version");
+	r = agent_sync_new(a.node, state_path, &a.sync);
+	if (r < 0)
+		return EXIT_FAILURE;
+	r = agent_sync_load(a.sync);
+	if (r < 0)
+		log_error(r, "the persisted state is unreadable; starting empty and resyncing",
+			  "path", state_path);
+	else
+		log_info(0, "adopted the persisted state", "pods",
+			 LOG_INT(agent_sync_pod_count(a.sync)), "version",
+			 LOG_INT(agent_sync_version(a.sync)));
+
+	if (a.simulate) {
+		agent_sync_add_applier(a.sync, &(struct applier){.name = "simulate",
+								 .ctx = (void *)a.simulate_fail,
+								 .apply_pod = simulated_apply});
+	} else {
+		r = mkdir_p(seccomp_root, 0755);
+		r = r ?: seccomp_applier_new(seccomp_root, 3600, &a.seccomp);
+		if (r < 0) {
+			log_error(r, "setting up the seccomp profile store failed", "root",
+				  seccomp_root);
+			return EXIT_FAILURE;
+		}
+		struct applier ops = seccomp_applier_ops(a.seccomp);
+		agent_sync_add_applier(a.sync, &ops);
+	}
+
+	a.metrics = metrics_registry_new();
+	a.cgroup_events =
+		metrics_register(a.metrics, METRIC_COUNTER, "bulwark_agent_cgroup_events_total",
+				 "Pod and container cgroups seen appearing and disappearing.",
+				 (const char *[]){"event", NULL}, NULL, 0);
+	metrics_add_collector(a.metrics, collect_agent_metrics, &a);
+	struct httpd *metrics_server = NULL;
+	r = start_metrics_server(&a, &metrics_server);
+	if (r < 0) {
+		log_error(r, "serving metrics failed", "listen", a.metrics_listen);
+		return EXIT_FAILURE;
+	}
+
+	pthread_t watcher;
+	bool watching = false;
+	if (!a.simulate) {
+		r = cgroup_watch_new(a.cgroup_root, on_cgroup_event, &a, &a.watch);
+		if (r < 0)
+			log_error(r,
+				  "watching pod cgroups failed; new pods are noticed only through "
+				  "the controller",
+				  "root", a.cgroup_root);
+		else
+			watching = pthread_create(&watcher, NULL, watch_thread, &a) == 0;
+	}
+
+	struct stream_client_config sc = {
+		.url = a.controller,
+		.ca_file = a.controller_ca,
+		.token_file = a.token_file,
+		.node = a.node,
+		.allow_plain_http = a.allow_plain_http,
+	};
+	log_info(0, "bulwark-agent started", "node", a.node, "controller", a.controller, "version",
+		 bulwark_version(), "simulate", a.simulate ? "true" : "false");
+	r = stream_client_run(&sc, a.sync, &stopping, &a.stream_stats);
+	if (r < 0)
+		log_error(r, "the push stream client stopped");
+
+	stopping = 1;
+	if (watching)
+		pthread_join(watcher, NULL);
+	httpd_free(metrics_server);
+	cgroup_watch_free(a.watch);
+	seccomp_applier_free(a.seccomp);
+	agent_sync_free(a.sync);
+	metrics_registry_free(a.metrics);
+	log_info(0, "bulwark-agent stopped; enforcement stays in place");
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

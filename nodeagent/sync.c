@@ -1,6 +1,7 @@
 #include "sync.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct agent_sync {
 	json_t *pods;	  /* uid → compiled pod as applied */
 	json_t *profiles; /* name → profile as applied */
 	bool synced;
+	pthread_mutex_t lock; /* held by agent_sync_handle() and agent_sync_status() */
 };
 
 bool agent_sync_synced(const struct agent_sync *s)
@@ -38,6 +40,7 @@ int agent_sync_new(const char *node, const char *state_path, struct agent_sync *
 	struct agent_sync *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
 	s->node = strdup(node);
 	s->state_path = state_path ? strdup(state_path) : NULL;
 	s->pods = json_object();
@@ -58,6 +61,7 @@ struct agent_sync *agent_sync_free(struct agent_sync *s)
 	json_decref(s->profiles);
 	free(s->node);
 	free(s->state_path);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return NULL;
 }
@@ -233,7 +237,27 @@ static json_t *ack(struct agent_sync *s, const char *epoch, uint64_t version, co
 			 failed ? failed : json_array());
 }
 
+void agent_sync_status(struct agent_sync *s, struct agent_sync_status *ret)
+{
+	pthread_mutex_lock(&s->lock);
+	snprintf(ret->epoch, sizeof(ret->epoch), "%s", s->epoch);
+	ret->version = s->version;
+	ret->pods = json_object_size(s->pods);
+	ret->synced = s->synced;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static json_t *handle_locked(struct agent_sync *s, const char *line, size_t len);
+
 json_t *agent_sync_handle(struct agent_sync *s, const char *line, size_t len)
+{
+	pthread_mutex_lock(&s->lock);
+	json_t *ack = handle_locked(s, line, len);
+	pthread_mutex_unlock(&s->lock);
+	return ack;
+}
+
+static json_t *handle_locked(struct agent_sync *s, const char *line, size_t len)
 {
 	struct push_message m;
 	struct field_error err = {0};

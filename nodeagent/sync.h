@@ -56,7 +56,17 @@ json_t *agent_sync_handle(struct agent_sync *s, const char *line, size_t len);
 bool agent_sync_synced(const struct agent_sync *s);
 void agent_sync_mark_unsynced(struct agent_sync *s);
 
-/* The current state, for /healthz and tests. */
+/* A consistent copy of the state for /healthz, /metrics and tests. The sync engine is
+ * thread-safe: the stream thread applies while HTTP threads read. */
+struct agent_sync_status {
+	char epoch[65];
+	uint64_t version;
+	size_t pods;
+	bool synced;
+};
+void agent_sync_status(struct agent_sync *s, struct agent_sync_status *ret);
+
+/* Single-threaded accessors (tests, and the stream thread itself). */
 uint64_t agent_sync_version(const struct agent_sync *s);
 const char *agent_sync_epoch(const struct agent_sync *s);
 size_t agent_sync_pod_count(const struct agent_sync *s);
