@@ -60,9 +60,22 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
 E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 
 .PHONY: all deps test test-build demo cluster-up cluster-down format format-check clean \
-	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller bench-exec
+	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
+	bench-exec bench-policy
 
-all: $(BINS) $(BPF_OBJS) $(SKELS) $(E2E_HELPER_BIN)
+all: $(BINS) $(BPF_OBJS) $(SKELS) $(E2E_HELPER_BIN) $(PLAYER_JS)
+
+# ---- the web player for `kubectl bulwark replay --web`: from the npm registry, pinned, into
+# the build tree (never a CDN at run time); kubectl-bulwark finds it at ../share/ next to it.
+PLAYER_VERSION := 3.17.0
+PLAYER_JS := $(BUILD)/share/asciinema-player/asciinema-player.min.js
+$(PLAYER_JS):
+	@mkdir -p $(BUILD)/npm $(@D)
+	npm install --prefix $(BUILD)/npm --no-audit --no-fund --no-save --silent \
+		asciinema-player@$(PLAYER_VERSION)
+	cp $(BUILD)/npm/node_modules/asciinema-player/dist/bundle/asciinema-player.css \
+		$(BUILD)/npm/node_modules/asciinema-player/LICENSE $(@D)/
+	cp $(BUILD)/npm/node_modules/asciinema-player/dist/bundle/asciinema-player.min.js $@
 
 # ---- BPF: vmlinux.h from the running kernel's BTF, objects, skeletons -------------------------
 # vmlinux.h is generated, not checked in: CO-RE relocates field offsets at load time, so the
@@ -147,10 +160,31 @@ $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(COMP_LIBS) $(LIB)
 $(BUILD)/asan/tests/unit/%: $(BUILD)/asan/tests/unit/%.o $(COMP_LIBS_ASAN) $(LIB_ASAN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+# Unit tests of the node harness (tests/unit/test_harness_*.c) also link its code but main.c.
+HARNESS_LIB_SRCS := $(filter-out e2e/harness/main.c,$(E2E_HELPER_SRCS))
+$(BUILD)/libharness.a: $(call obj,$(HARNESS_LIB_SRCS))
+$(BUILD)/asan/libharness.a: $(call asan_obj,$(HARNESS_LIB_SRCS))
+$(BUILD)/libharness.a $(BUILD)/asan/libharness.a:
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/tests/unit/test_harness_%: $(BUILD)/obj/tests/unit/test_harness_%.o $(BUILD)/libharness.a $(COMP_LIBS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
+$(BUILD)/asan/tests/unit/test_harness_%: $(BUILD)/asan/tests/unit/test_harness_%.o $(BUILD)/asan/libharness.a $(COMP_LIBS_ASAN) $(LIB_ASAN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 $(BUILD)/tests/kernel/%: $(BUILD)/obj/tests/kernel/%.o $(COMP_LIBS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_ALL)
 $(BUILD)/fuzz/bin/%: $(BUILD)/fuzz/tests/fuzz/%.o $(LIB_FUZZ)
+	@mkdir -p $(@D)
+	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
+# Fuzz targets of the webhook's reviews (tests/fuzz/fuzz_admission_*.c) also link its code but
+# main.c.
+$(BUILD)/fuzz/libwebhook.a: $(call fuzz_obj,$(call comp_srcs,webhook))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/bin/fuzz_admission_%: $(BUILD)/fuzz/tests/fuzz/fuzz_admission_%.o $(BUILD)/fuzz/libwebhook.a $(LIB_FUZZ)
 	@mkdir -p $(@D)
 	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
 

@@ -81,6 +81,21 @@ static void cert_gen_free(struct cert_gen *g)
 	}
 }
 
+static bool key_matches_cert(gnutls_privkey_t key, const gnutls_pcert_st *pcert)
+{
+	unsigned char a[64], b[64];
+	size_t na = sizeof(a), nb = sizeof(b);
+	gnutls_pubkey_t pub;
+	if (gnutls_pubkey_init(&pub) < 0)
+		return false;
+	bool ok = gnutls_pubkey_import_privkey(pub, key, 0, 0) >= 0 &&
+		  gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, a, &na) >= 0 &&
+		  gnutls_pubkey_get_key_id(pcert->pubkey, GNUTLS_KEYID_USE_SHA256, b, &nb) >= 0 &&
+		  na == nb && memcmp(a, b, na) == 0;
+	gnutls_pubkey_deinit(pub);
+	return ok;
+}
+
 static int cert_gen_load(const char *cert_file, const char *key_file, struct cert_gen **ret)
 {
 	_cleanup_buf_ struct buf cert_pem = BUF_INIT(CERT_FILE_MAX);
@@ -108,6 +123,13 @@ static int cert_gen_load(const char *cert_file, const char *key_file, struct cer
 	    gnutls_privkey_import_x509_raw(g->key, &key_datum, GNUTLS_X509_FMT_PEM, NULL, 0) < 0) {
 		cert_gen_free(g);
 		return -EBADMSG;
+	}
+	/* Files replaced one at a time (a renewal, a Secret volume's update) pass through a
+	 * moment where the key does not belong to the certificate; serving that pair would fail
+	 * every handshake, so it is refused and the current pair kept. */
+	if (!key_matches_cert(g->key, &g->pcerts[0])) {
+		cert_gen_free(g);
+		return -EKEYREJECTED;
 	}
 	*ret = g;
 	return 0;
