@@ -63,12 +63,15 @@ E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
 	bench-exec bench-policy
 
+# The web player for `kubectl bulwark replay --web` (recipe below); defined before `all:`
+# because a rule's prerequisites are expanded when make reads it.
+PLAYER_VERSION := 3.17.0
+PLAYER_JS := $(BUILD)/share/asciinema-player/asciinema-player.min.js
+
 all: $(BINS) $(BPF_OBJS) $(SKELS) $(E2E_HELPER_BIN) $(PLAYER_JS)
 
 # ---- the web player for `kubectl bulwark replay --web`: from the npm registry, pinned, into
 # the build tree (never a CDN at run time); kubectl-bulwark finds it at ../share/ next to it.
-PLAYER_VERSION := 3.17.0
-PLAYER_JS := $(BUILD)/share/asciinema-player/asciinema-player.min.js
 $(PLAYER_JS):
 	@mkdir -p $(BUILD)/npm $(@D)
 	npm install --prefix $(BUILD)/npm --no-audit --no-fund --no-save --silent \

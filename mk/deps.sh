@@ -12,6 +12,9 @@ packages=(
 	runc busybox-static iproute2 iptables iperf3 openssl jq procps psmisc util-linux
 	# the Landlock kernel test and bench drive a small python3 probe inside the sandbox
 	python3
+	# exec recording: npm fetches the web player at build time; the CLI test plays exports
+	# with asciinema and checks the web replay in headless Chromium
+	nodejs asciinema chromium
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )
