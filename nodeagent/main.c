@@ -16,6 +16,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "nodeagent/cgroup_watch.h"
+#include "nodeagent/netpolicy.h"
+#include "nodeagent/network_applier.h"
 #include "nodeagent/probes.h"
 #include "nodeagent/seccomp_applier.h"
 #include "nodeagent/stream_client.h"
@@ -86,6 +88,7 @@ struct agent {
 
 	struct agent_sync *sync;
 	struct seccomp_applier *seccomp;
+	struct network_applier *network;
 	struct cgroup_watch *watch;
 	struct metrics_registry *metrics;
 	struct metric *cgroup_events;
@@ -120,6 +123,8 @@ static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
 	struct agent *a = userdata;
 	const char *type = ev->type == CGROUP_EVENT_ADDED ? "added" : "removed";
 	metric_add(a->cgroup_events, (const char *[]){type}, 1);
+	if (a->network)
+		network_applier_cgroup_event(a->network, ev);
 	log_info(3, "pod cgroup event", "event", type, "pod", ev->id.pod_uid, "container",
 		 ev->id.container_id, "path", ev->path);
 }
@@ -250,8 +255,8 @@ static int start_metrics_server(struct agent *a, struct httpd **ret)
 	return 0;
 }
 
-/* Everything the agent leaves on a node: persisted state and the profiles it wrote. BPF
- * pins are removed by their appliers' cleanup (network) when present. */
+/* Everything the agent leaves on a node: persisted state, the profiles it wrote, and the
+ * pinned network programs and maps (which also ends network enforcement). */
 static int cleanup(struct agent *a)
 {
 	char path[4096];
@@ -266,6 +271,11 @@ static int cleanup(struct agent *a)
 	int r = seccomp_profile_store_gc(path, NULL, 0, 0, &removed);
 	if (r < 0 && r != -ENOENT) {
 		log_error(r, "removing seccomp profiles failed", "root", path);
+		failures++;
+	}
+	r = netpolicy_loader_cleanup_all(a->bpffs);
+	if (r < 0 && r != -ENOENT) {
+		log_error(r, "removing the network programs and pins failed", "bpffs", a->bpffs);
 		failures++;
 	}
 	log_info(0, "cleanup done", "profilesRemoved", LOG_INT(removed));
@@ -398,6 +408,11 @@ int main(int argc, char **argv)
 		}
 		struct applier ops = seccomp_applier_ops(a.seccomp);
 		agent_sync_add_applier(a.sync, &ops);
+		r = network_applier_new(a.cgroup_root, a.bpffs, &a.network);
+		if (r < 0)
+			return EXIT_FAILURE;
+		ops = network_applier_ops(a.network);
+		agent_sync_add_applier(a.sync, &ops);
 	}
 
 	a.metrics = metrics_registry_new();
@@ -406,6 +421,8 @@ int main(int argc, char **argv)
 				 "Pod and container cgroups seen appearing and disappearing.",
 				 (const char *[]){"event", NULL}, NULL, 0);
 	metrics_add_collector(a.metrics, collect_agent_metrics, &a);
+	if (a.network)
+		metrics_add_collector(a.metrics, network_applier_collect, a.network);
 	struct httpd *metrics_server = NULL;
 	r = start_metrics_server(&a, &metrics_server);
 	if (r < 0) {
@@ -445,6 +462,7 @@ int main(int argc, char **argv)
 	httpd_free(metrics_server);
 	cgroup_watch_free(a.watch);
 	seccomp_applier_free(a.seccomp);
+	network_applier_free(a.network);
 	agent_sync_free(a.sync);
 	metrics_registry_free(a.metrics);
 	log_info(0, "bulwark-agent stopped; enforcement stays in place");

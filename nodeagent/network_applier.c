@@ -1,0 +1,292 @@
+#include "network_applier.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "nodeagent/cgroup_path.h"
+#include "nodeagent/netpolicy.h"
+
+struct network_applier {
+	pthread_mutex_t lock;
+	char *cgroup_root, *bpffs_dir;
+	struct netpolicy_loader *loader;
+	/* pod uid → {"key": "ns/name", "network": compiled section, "cgroup": id or 0} */
+	json_t *pods;
+};
+
+int network_applier_new(const char *cgroup_root, const char *bpffs_dir,
+			struct network_applier **ret)
+{
+	struct network_applier *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_init(&n->lock, NULL);
+	n->cgroup_root = strdup(cgroup_root);
+	n->bpffs_dir = strdup(bpffs_dir);
+	n->pods = json_object();
+	if (!n->cgroup_root || !n->bpffs_dir || !n->pods) {
+		network_applier_free(n);
+		return -ENOMEM;
+	}
+	*ret = n;
+	return 0;
+}
+
+struct network_applier *network_applier_free(struct network_applier *n)
+{
+	if (!n)
+		return NULL;
+	/* The programs stay attached and the maps pinned: enforcement outlives the agent. */
+	netpolicy_loader_free(n->loader);
+	json_decref(n->pods);
+	free(n->cgroup_root);
+	free(n->bpffs_dir);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+	return NULL;
+}
+
+/* Opens the loader on first use: the kubepods cgroup it attaches to is created by the
+ * kubelet, which may start after the agent. Called with the lock held. */
+static int ensure_loader(struct network_applier *n)
+{
+	if (n->loader)
+		return 0;
+	static const char *const levels[] = {"kubepods.slice", "kubepods"};
+	for (size_t i = 0; i < 2; i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", n->cgroup_root, levels[i]);
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		int r = netpolicy_loader_open(n->bpffs_dir, path, &n->loader);
+		if (r == 0)
+			log_info(0, "network programs attached", "cgroup", path, "pins",
+				 n->bpffs_dir);
+		return r;
+	}
+	return -ENOENT;
+}
+
+/* The pod's cgroup id if its cgroup exists under either driver's naming, else 0. */
+static uint64_t find_pod_cgroup(struct network_applier *n, const char *uid)
+{
+	for (int d = CGROUP_DRIVER_CGROUPFS; d <= CGROUP_DRIVER_SYSTEMD; d++)
+		for (int q = POD_QOS_GUARANTEED; q <= POD_QOS_BESTEFFORT; q++) {
+			char rel[256], path[PATH_MAX];
+			uint64_t id;
+			if (pod_cgroup_path(d, q, uid, rel, sizeof(rel)) < 0)
+				return 0;
+			snprintf(path, sizeof(path), "%s/%s", n->cgroup_root, rel);
+			if (cgroup_id_of(path, &id) == 0)
+				return id;
+		}
+	return 0;
+}
+
+static int bind(struct network_applier *n, json_t *entry, struct field_error *err)
+{
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
+	const char *key = json_string_value(json_object_get(entry, "key"));
+	int r = netpolicy_apply_pod(n->loader, id, key, json_object_get(entry, "network"), err);
+	if (r == 0)
+		log_info(2, "pod network policy applied", "pod", key, "cgroup", LOG_INT(id));
+	return r;
+}
+
+static const char *pod_field(const json_t *compiled, const char *k)
+{
+	return json_string_value(json_object_get(json_object_get(compiled, "pod"), k));
+}
+
+static void unbind_locked(struct network_applier *n, const char *uid)
+{
+	json_t *entry = json_object_get(n->pods, uid);
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
+	if (entry && id && n->loader) {
+		int r = netpolicy_remove_pod(n->loader, id);
+		if (r < 0 && r != -ENOENT)
+			log_error(r, "removing a pod's network policy failed, ignoring", "pod",
+				  uid);
+	}
+	json_object_del(n->pods, uid);
+}
+
+static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
+		     struct field_error *err)
+{
+	struct network_applier *n = ctx;
+	const char *uid = pod_field(compiled, "uid");
+	json_t *net = json_object_get(compiled, "network");
+	pthread_mutex_lock(&n->lock);
+	int r = 0;
+	if (!net) {
+		unbind_locked(n, uid);
+		goto out;
+	}
+	r = ensure_loader(n);
+	if (r < 0) {
+		field_error_set(
+			err, "network", "network enforcement is unavailable on this node: %s",
+			r == -ENOENT ? "no kubepods cgroup under the cgroup root" : strerror(-r));
+		goto out;
+	}
+	char key[600];
+	snprintf(key, sizeof(key), "%s/%s", pod_field(compiled, "namespace"),
+		 pod_field(compiled, "name"));
+	json_t *old = json_object_get(n->pods, uid);
+	uint64_t id = old ? (uint64_t)json_integer_value(json_object_get(old, "cgroup")) : 0;
+	if (!id)
+		id = find_pod_cgroup(n, uid);
+	json_t *entry =
+		json_pack("{s:s,s:O,s:I}", "key", key, "network", net, "cgroup", (json_int_t)id);
+	if (!entry) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (id) {
+		r = bind(n, entry, err);
+		if (r < 0) {
+			json_decref(entry); /* the old policy stays in the maps and in our table */
+			goto out;
+		}
+	} else {
+		log_info(2, "pod network policy pending until its cgroup appears", "pod", key);
+	}
+	json_object_set_new(n->pods, uid, entry);
+out:
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+static int remove_pod(void *ctx, const json_t *compiled)
+{
+	struct network_applier *n = ctx;
+	pthread_mutex_lock(&n->lock);
+	unbind_locked(n, pod_field(compiled, "uid"));
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+struct applier network_applier_ops(struct network_applier *n)
+{
+	return (struct applier){
+		.name = "network",
+		.ctx = n,
+		.apply_pod = apply_pod,
+		.remove_pod = remove_pod,
+	};
+}
+
+void network_applier_cgroup_event(struct network_applier *n, const struct cgroup_event *ev)
+{
+	if (ev->id.container_id[0])
+		return; /* the pod cgroup is what the programs key on */
+	pthread_mutex_lock(&n->lock);
+	json_t *entry = json_object_get(n->pods, ev->id.pod_uid);
+	if (!entry)
+		goto out;
+	if (ev->type == CGROUP_EVENT_REMOVED) {
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
+		if (id && n->loader)
+			netpolicy_remove_pod(n->loader, id);
+		json_object_set_new(entry, "cgroup", json_integer(0));
+		goto out;
+	}
+	if (json_integer_value(json_object_get(entry, "cgroup")) == (json_int_t)ev->cgroup_id)
+		goto out;
+	json_object_set_new(entry, "cgroup", json_integer((json_int_t)ev->cgroup_id));
+	struct field_error err = {0};
+	int r = ensure_loader(n);
+	r = r ?: bind(n, entry, &err);
+	if (r < 0)
+		log_error(r, "applying a pending pod network policy failed", "pod",
+			  json_string_value(json_object_get(entry, "key")), "field", err.field,
+			  "reason", err.reason);
+out:
+	pthread_mutex_unlock(&n->lock);
+}
+
+struct collect_ctx {
+	struct buf *out;
+	const char *metric;
+	bool packets; /* which counter the metric reads */
+	int r;
+};
+
+static int collect_pod(uint64_t cgroup_id, const char *pod_key,
+		       const struct netpolicy_pod_counters *c, void *userdata)
+{
+	static const char *const dirs[] = {"egress", "ingress"};
+	static const char *const verdicts[] = {"allow", "deny", "audit"};
+	static const char *const labels[] = {"namespace", "pod", "direction", "verdict", NULL};
+	struct collect_ctx *ctx = userdata;
+	char ns[256] = "", name[300] = "";
+	const char *slash = strchr(pod_key, '/');
+	if (slash) {
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pod_key), pod_key);
+		snprintf(name, sizeof(name), "%s", slash + 1);
+	}
+	for (int d = 0; d < NP_DIRECTIONS; d++)
+		for (int v = 0; v < NP_VERDICTS; v++) {
+			const char *values[] = {ns, name, dirs[d], verdicts[v]};
+			double x = (double)(ctx->packets ? c->packets[d][v] : c->bytes[d][v]);
+			ctx->r = ctx->r
+					 ?: metrics_write_sample(ctx->out, ctx->metric, labels,
+								 values, x);
+		}
+	return ctx->r;
+}
+
+int network_applier_collect(struct buf *out, void *userdata)
+{
+	struct network_applier *n = userdata;
+	struct collect_ctx ctx = {.out = out};
+	pthread_mutex_lock(&n->lock);
+	if (!n->loader)
+		goto out;
+	ctx.metric = "bulwark_pod_network_bytes_total";
+	ctx.r = metrics_write_header(
+		out, ctx.metric,
+		"IP-layer bytes per pod, direction and verdict (audit: delivered, "
+		"but an Audit policy would have dropped it).",
+		"counter");
+	if (ctx.r == 0)
+		netpolicy_foreach_pod(n->loader, collect_pod, &ctx);
+	ctx.metric = "bulwark_pod_network_packets_total";
+	ctx.packets = true;
+	ctx.r = ctx.r
+			?: metrics_write_header(out, ctx.metric,
+						"Packets per pod, direction and verdict.",
+						"counter");
+	if (ctx.r == 0)
+		netpolicy_foreach_pod(n->loader, collect_pod, &ctx);
+	struct netpolicy_stats st;
+	if (ctx.r == 0 && netpolicy_read_stats(n->loader, &st) == 0) {
+		ctx.r = metrics_write_header(
+			out, "bulwark_network_flow_events_lost_total",
+			"Sampled flow events lost because the ring buffer was full.", "counter");
+		ctx.r = ctx.r
+				?: metrics_write_sample(out,
+							"bulwark_network_flow_events_lost_total",
+							NULL, NULL, (double)st.flow_events_lost);
+		ctx.r = ctx.r
+				?: metrics_write_header(
+					   out, "bulwark_network_reply_packets_total",
+					   "Packets allowed as replies to tracked connections.",
+					   "counter");
+		ctx.r = ctx.r
+				?: metrics_write_sample(out, "bulwark_network_reply_packets_total",
+							NULL, NULL, (double)st.replies);
+	}
+out:
+	pthread_mutex_unlock(&n->lock);
+	return ctx.r;
+}

@@ -1,0 +1,33 @@
+/* The network applier: binds each pod's compiled network policy (lib/netpolicy) to the pod's
+ * cgroup through the BPF loader (nodeagent/netpolicy.h).
+ *
+ * A policy can arrive before the pod's cgroup exists (the controller pushes as soon as the
+ * pod is bound to the node; the kubelet creates the cgroup when it starts the sandbox). Such
+ * a policy is kept and applied the moment the cgroup watcher reports the pod cgroup — before
+ * the runtime has started a container in it in practice, though nothing in the kernel
+ * enforces that ordering (see docs/architecture.md). A pod whose cgroup already exists is
+ * found under either driver's naming and applied at once.
+ *
+ * Thread-safe: the stream thread applies, the watcher thread binds, /metrics reads. */
+#pragma once
+
+#include "nodeagent/cgroup_watch.h"
+#include "nodeagent/sync.h"
+#include "buf.h"
+
+struct network_applier;
+
+/* cgroup_root: the cgroup v2 mount (or the subtree standing in for it); the programs attach
+ * at its kubepods level. bpffs_dir: where the BPF objects are pinned. */
+int network_applier_new(const char *cgroup_root, const char *bpffs_dir,
+			struct network_applier **ret);
+struct network_applier *network_applier_free(struct network_applier *n);
+
+struct applier network_applier_ops(struct network_applier *n);
+
+/* Feed the watcher's events here (pod-level cgroups bind pending policies). */
+void network_applier_cgroup_event(struct network_applier *n, const struct cgroup_event *ev);
+
+/* A metrics collector (lib/metrics.h): per-pod bytes/packets by direction and verdict, and
+ * the loader's loss and error counters. */
+int network_applier_collect(struct buf *out, void *userdata);
