@@ -42,6 +42,21 @@ int cgroup_id_of(const char *path, uint64_t *ret)
 	return 0;
 }
 
+int pod_cgroup_find(const char *cgroup_root, const char *pod_uid, uint64_t *ret)
+{
+	for (int d = CGROUP_DRIVER_CGROUPFS; d <= CGROUP_DRIVER_SYSTEMD; d++)
+		for (int q = POD_QOS_GUARANTEED; q <= POD_QOS_BESTEFFORT; q++) {
+			char rel[256], path[PATH_MAX];
+			int r = pod_cgroup_path(d, q, pod_uid, rel, sizeof(rel));
+			if (r < 0)
+				return r;
+			snprintf(path, sizeof(path), "%s/%s", cgroup_root, rel);
+			if (cgroup_id_of(path, ret) == 0)
+				return 0;
+		}
+	return -ENOENT;
+}
+
 /* Depth below the root, counting the kubepods level as 1; 0 for the root itself, -1 for a
  * path outside the kubepods subtree. */
 static int kubepods_depth(const struct cgroup_watch *w, const char *path)

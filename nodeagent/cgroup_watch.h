@@ -40,5 +40,9 @@ int cgroup_watch_scan(struct cgroup_watch *w);
 int cgroup_watch_fd(const struct cgroup_watch *w);
 int cgroup_watch_process(struct cgroup_watch *w);
 
+/* The id of a pod's cgroup if it exists under cgroup_root with either driver's naming and
+ * any QoS class: 0, or -ENOENT when the kubelet has not created it (yet). */
+int pod_cgroup_find(const char *cgroup_root, const char *pod_uid, uint64_t *ret);
+
 /* The cgroup v2 id of a directory (what bpf_skb_ancestor_cgroup_id() returns). */
 int cgroup_id_of(const char *path, uint64_t *ret);

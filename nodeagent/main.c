@@ -15,7 +15,10 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "kube/client.h"
+#include "kube/config.h"
 #include "nodeagent/cgroup_watch.h"
+#include "nodeagent/exec_applier.h"
 #include "nodeagent/netpolicy.h"
 #include "nodeagent/network_applier.h"
 #include "nodeagent/probes.h"
@@ -42,6 +45,10 @@ static const char usage[] =
 	"      --state-dir DIR        persisted state (default /var/lib/bulwark)\n"
 	"      --kubelet-root DIR     the kubelet's root; profiles go to DIR/seccomp/bulwark\n"
 	"                             (default /var/lib/kubelet)\n"
+	"      --recordings-dir DIR   exec session recordings, root-only (default\n"
+	"                             /var/lib/bulwark/recordings)\n"
+	"      --kubeconfig FILE      API access for ExecSession objects (default: in-cluster\n"
+	"                             when running in a pod; without either, recordings only)\n"
 	"      --metrics-listen A:P   serve /metrics, /healthz, /readyz (default 0.0.0.0:9443)\n"
 	"      --tls-cert FILE, --tls-key FILE\n"
 	"                             serve them over HTTPS (plain HTTP without)\n"
@@ -78,17 +85,23 @@ enum {
 	OPT_SIMULATE_FAIL,
 	OPT_ALLOW_PLAIN_HTTP,
 	OPT_CLEANUP,
+	OPT_RECORDINGS_DIR,
+	OPT_KUBECONFIG,
 };
 
 struct agent {
 	const char *node, *controller, *controller_ca, *token_file;
 	const char *cgroup_root, *bpffs, *state_dir, *kubelet_root;
 	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
+	const char *recordings_dir, *kubeconfig;
 	bool simulate, allow_plain_http, cleanup;
 
 	struct agent_sync *sync;
 	struct seccomp_applier *seccomp;
 	struct network_applier *network;
+	struct exec_applier *exec;
+	struct kube_config *kube_config;
+	struct kube_client *kube;
 	struct cgroup_watch *watch;
 	struct metrics_registry *metrics;
 	struct metric *cgroup_events;
@@ -125,6 +138,8 @@ static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
 	metric_add(a->cgroup_events, (const char *[]){type}, 1);
 	if (a->network)
 		network_applier_cgroup_event(a->network, ev);
+	if (a->exec)
+		exec_applier_cgroup_event(a->exec, ev);
 	log_info(3, "pod cgroup event", "event", type, "pod", ev->id.pod_uid, "container",
 		 ev->id.container_id, "path", ev->path);
 }
@@ -142,6 +157,35 @@ static void *watch_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+static void *recorder_thread(void *arg)
+{
+	struct agent *a = arg;
+	int r = exec_applier_run(a->exec, &stopping);
+	if (r < 0)
+		log_error(r, "exec session recording is unavailable on this node; other mechanisms "
+			     "keep working");
+	return NULL;
+}
+
+/* API access is optional: it only names exec sessions in ExecSession objects. */
+static int open_kube_client(struct agent *a)
+{
+	if (!a->kubeconfig && !getenv("KUBERNETES_SERVICE_HOST")) {
+		log_info(
+			0,
+			"no API access (no --kubeconfig, not in a pod): exec sessions are recorded "
+			"without ExecSession objects");
+		return 0;
+	}
+	struct field_error err = {0};
+	int r = kube_config_load_default(a->kubeconfig, NULL, &a->kube_config, &err);
+	r = r ?: kube_client_new(a->kube_config, NULL, &a->kube);
+	if (r < 0)
+		log_error(r, "loading the API configuration failed", "field", err.field, "reason",
+			  err.reason);
+	return r;
 }
 
 static int collect_agent_metrics(struct buf *out, void *userdata)
@@ -301,6 +345,8 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		{"simulate-fail", required_argument, NULL, OPT_SIMULATE_FAIL},
 		{"allow-plain-http", no_argument, NULL, OPT_ALLOW_PLAIN_HTTP},
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
+		{"recordings-dir", required_argument, NULL, OPT_RECORDINGS_DIR},
+		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
 		{0},
 	};
 	int opt;
@@ -321,6 +367,8 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		case OPT_SIMULATE_FAIL: a->simulate_fail = optarg; break;
 		case OPT_ALLOW_PLAIN_HTTP: a->allow_plain_http = true; break;
 		case OPT_CLEANUP: a->cleanup = true; break;
+		case OPT_RECORDINGS_DIR: a->recordings_dir = optarg; break;
+		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
 		default: {
 			int r = cli_common_option(opt, optarg, "bulwark-agent", usage);
 			if (r == 0)
@@ -358,6 +406,7 @@ int main(int argc, char **argv)
 		.state_dir = "/var/lib/bulwark",
 		.kubelet_root = "/var/lib/kubelet",
 		.metrics_listen = "0.0.0.0:9443",
+		.recordings_dir = "/var/lib/bulwark/recordings",
 	};
 	int r = parse_args(argc, argv, &a);
 	if (r != 0)
@@ -413,6 +462,22 @@ int main(int argc, char **argv)
 			return EXIT_FAILURE;
 		ops = network_applier_ops(a.network);
 		agent_sync_add_applier(a.sync, &ops);
+		r = open_kube_client(&a);
+		if (r < 0)
+			return EXIT_FAILURE;
+		struct exec_applier_opts eo = {
+			.cgroup_root = a.cgroup_root,
+			.recordings_dir = a.recordings_dir,
+			.node = a.node,
+			.client = a.kube,
+			.retention_max_age_s = 30 * 24 * 3600,
+			.retention_max_bytes = 10ull << 30,
+		};
+		r = exec_applier_new(&eo, &a.exec);
+		if (r < 0)
+			return EXIT_FAILURE;
+		ops = exec_applier_ops(a.exec);
+		agent_sync_add_applier(a.sync, &ops);
 	}
 
 	a.metrics = metrics_registry_new();
@@ -423,6 +488,8 @@ int main(int argc, char **argv)
 	metrics_add_collector(a.metrics, collect_agent_metrics, &a);
 	if (a.network)
 		metrics_add_collector(a.metrics, network_applier_collect, a.network);
+	if (a.exec)
+		metrics_add_collector(a.metrics, exec_applier_collect, a.exec);
 	struct httpd *metrics_server = NULL;
 	r = start_metrics_server(&a, &metrics_server);
 	if (r < 0) {
@@ -443,6 +510,9 @@ int main(int argc, char **argv)
 			watching = pthread_create(&watcher, NULL, watch_thread, &a) == 0;
 	}
 
+	pthread_t recorder;
+	bool recording = a.exec && pthread_create(&recorder, NULL, recorder_thread, &a) == 0;
+
 	struct stream_client_config sc = {
 		.url = a.controller,
 		.ca_file = a.controller_ca,
@@ -459,10 +529,15 @@ int main(int argc, char **argv)
 	stopping = 1;
 	if (watching)
 		pthread_join(watcher, NULL);
+	if (recording)
+		pthread_join(recorder, NULL);
 	httpd_free(metrics_server);
 	cgroup_watch_free(a.watch);
 	seccomp_applier_free(a.seccomp);
 	network_applier_free(a.network);
+	exec_applier_free(a.exec);
+	kube_client_free(a.kube);
+	kube_config_free(a.kube_config);
 	agent_sync_free(a.sync);
 	metrics_registry_free(a.metrics);
 	log_info(0, "bulwark-agent stopped; enforcement stays in place");

@@ -10,7 +10,6 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "nodeagent/cgroup_path.h"
 #include "nodeagent/netpolicy.h"
 
 struct network_applier {
@@ -75,22 +74,6 @@ static int ensure_loader(struct network_applier *n)
 	return -ENOENT;
 }
 
-/* The pod's cgroup id if its cgroup exists under either driver's naming, else 0. */
-static uint64_t find_pod_cgroup(struct network_applier *n, const char *uid)
-{
-	for (int d = CGROUP_DRIVER_CGROUPFS; d <= CGROUP_DRIVER_SYSTEMD; d++)
-		for (int q = POD_QOS_GUARANTEED; q <= POD_QOS_BESTEFFORT; q++) {
-			char rel[256], path[PATH_MAX];
-			uint64_t id;
-			if (pod_cgroup_path(d, q, uid, rel, sizeof(rel)) < 0)
-				return 0;
-			snprintf(path, sizeof(path), "%s/%s", n->cgroup_root, rel);
-			if (cgroup_id_of(path, &id) == 0)
-				return id;
-		}
-	return 0;
-}
-
 static int bind(struct network_applier *n, json_t *entry, struct field_error *err)
 {
 	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
@@ -143,8 +126,8 @@ static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
 		 pod_field(compiled, "name"));
 	json_t *old = json_object_get(n->pods, uid);
 	uint64_t id = old ? (uint64_t)json_integer_value(json_object_get(old, "cgroup")) : 0;
-	if (!id)
-		id = find_pod_cgroup(n, uid);
+	if (!id && pod_cgroup_find(n->cgroup_root, uid, &id) < 0)
+		id = 0;
 	json_t *entry =
 		json_pack("{s:s,s:O,s:I}", "key", key, "network", net, "cgroup", (json_int_t)id);
 	if (!entry) {
