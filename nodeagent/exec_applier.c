@@ -98,12 +98,20 @@ static int remove_pod(void *ctx, const json_t *compiled)
 	return 0;
 }
 
+/* Recording is user-space state only: adopting is applying. */
+static int adopt_pod(void *ctx, const json_t *compiled)
+{
+	struct field_error ignored = {0};
+	return apply_pod(ctx, compiled, NULL, &ignored);
+}
+
 struct applier exec_applier_ops(struct exec_applier *e)
 {
 	return (struct applier){.name = "execRecording",
 				.ctx = e,
 				.apply_pod = apply_pod,
-				.remove_pod = remove_pod};
+				.remove_pod = remove_pod,
+				.adopt_pod = adopt_pod};
 }
 
 void exec_applier_cgroup_event(struct exec_applier *e, const struct cgroup_event *ev)

@@ -147,10 +147,15 @@ static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
 static void *watch_thread(void *arg)
 {
 	struct agent *a = arg;
+	char flow_log[4096];
+	snprintf(flow_log, sizeof(flow_log), "%s/flows.jsonl", a->state_dir);
 	cgroup_watch_scan(a->watch);
 	while (!stopping) {
 		struct pollfd p = {.fd = cgroup_watch_fd(a->watch), .events = POLLIN};
-		if (poll(&p, 1, 500) > 0) {
+		/* The same thread drains the network flow log a few times a second. */
+		if (a->network && network_applier_drain_flows(a->network, flow_log) < 0)
+			log_info(2, "reading network flow events failed");
+		if (poll(&p, 1, 250) > 0) {
 			int r = cgroup_watch_process(a->watch);
 			if (r < 0)
 				log_error(r, "reading cgroup events failed");
@@ -434,15 +439,6 @@ int main(int argc, char **argv)
 	r = agent_sync_new(a.node, state_path, &a.sync);
 	if (r < 0)
 		return EXIT_FAILURE;
-	r = agent_sync_load(a.sync);
-	if (r < 0)
-		log_error(r, "the persisted state is unreadable; starting empty and resyncing",
-			  "path", state_path);
-	else
-		log_info(0, "adopted the persisted state", "pods",
-			 LOG_INT(agent_sync_pod_count(a.sync)), "version",
-			 LOG_INT(agent_sync_version(a.sync)));
-
 	if (a.simulate) {
 		agent_sync_add_applier(a.sync, &(struct applier){.name = "simulate",
 								 .ctx = (void *)a.simulate_fail,
@@ -457,7 +453,7 @@ int main(int argc, char **argv)
 		}
 		struct applier ops = seccomp_applier_ops(a.seccomp);
 		agent_sync_add_applier(a.sync, &ops);
-		r = network_applier_new(a.cgroup_root, a.bpffs, &a.network);
+		r = network_applier_new(a.cgroup_root, a.bpffs, 1024, &a.network);
 		if (r < 0)
 			return EXIT_FAILURE;
 		ops = network_applier_ops(a.network);
@@ -479,6 +475,20 @@ int main(int argc, char **argv)
 		ops = exec_applier_ops(a.exec);
 		agent_sync_add_applier(a.sync, &ops);
 	}
+
+	/* Appliers first: loading the state hands every persisted pod to them (adopt_pod). */
+	r = agent_sync_load(a.sync);
+	if (r < 0)
+		log_error(r, "the persisted state is unreadable; starting empty and resyncing",
+			  "path", state_path);
+	else
+		log_info(0, "adopted the persisted state", "pods",
+			 LOG_INT(agent_sync_pod_count(a.sync)), "version",
+			 LOG_INT(agent_sync_version(a.sync)));
+
+	json_t *features = node_features_to_json(a.features);
+	agent_sync_set_features(a.sync, features);
+	json_decref(features);
 
 	a.metrics = metrics_registry_new();
 	a.cgroup_events =

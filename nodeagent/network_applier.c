@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 #include "metrics.h"
@@ -15,18 +17,20 @@
 struct network_applier {
 	pthread_mutex_t lock;
 	char *cgroup_root, *bpffs_dir;
+	unsigned flow_sample_rate;
 	struct netpolicy_loader *loader;
 	/* pod uid → {"key": "ns/name", "network": compiled section, "cgroup": id or 0} */
 	json_t *pods;
 };
 
-int network_applier_new(const char *cgroup_root, const char *bpffs_dir,
+int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned flow_sample_rate,
 			struct network_applier **ret)
 {
 	struct network_applier *n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
+	n->flow_sample_rate = flow_sample_rate;
 	n->cgroup_root = strdup(cgroup_root);
 	n->bpffs_dir = strdup(bpffs_dir);
 	n->pods = json_object();
@@ -65,7 +69,10 @@ static int ensure_loader(struct network_applier *n)
 		snprintf(path, sizeof(path), "%s/%s", n->cgroup_root, levels[i]);
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		int r = netpolicy_loader_open(n->bpffs_dir, path, &n->loader);
+		struct netpolicy_loader_opts o = {.bpffs_dir = n->bpffs_dir,
+						  .cgroup_root = path,
+						  .flow_sample_rate = n->flow_sample_rate};
+		int r = netpolicy_loader_open_opts(&o, &n->loader);
 		if (r == 0)
 			log_info(0, "network programs attached", "cgroup", path, "pins",
 				 n->bpffs_dir);
@@ -74,7 +81,7 @@ static int ensure_loader(struct network_applier *n)
 	return -ENOENT;
 }
 
-static int bind(struct network_applier *n, json_t *entry, struct field_error *err)
+static int bind_pod(struct network_applier *n, json_t *entry, struct field_error *err)
 {
 	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
 	const char *key = json_string_value(json_object_get(entry, "key"));
@@ -135,7 +142,7 @@ static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
 		goto out;
 	}
 	if (id) {
-		r = bind(n, entry, err);
+		r = bind_pod(n, entry, err);
 		if (r < 0) {
 			json_decref(entry); /* the old policy stays in the maps and in our table */
 			goto out;
@@ -158,6 +165,31 @@ static int remove_pod(void *ctx, const json_t *compiled)
 	return 0;
 }
 
+/* The maps already hold the pod's rules (the loader adopted them from the pins); record the
+ * pod and its cgroup so a later change or removal reaches them. */
+static int adopt_pod(void *ctx, const json_t *compiled)
+{
+	struct network_applier *n = ctx;
+	const char *uid = pod_field(compiled, "uid");
+	json_t *net = json_object_get(compiled, "network");
+	if (!net)
+		return 0;
+	uint64_t id = 0;
+	if (pod_cgroup_find(n->cgroup_root, uid, &id) < 0)
+		id = 0;
+	char key[600];
+	snprintf(key, sizeof(key), "%s/%s", pod_field(compiled, "namespace"),
+		 pod_field(compiled, "name"));
+	pthread_mutex_lock(&n->lock);
+	int r = ensure_loader(n);
+	if (r == 0)
+		json_object_set_new(n->pods, uid,
+				    json_pack("{s:s,s:O,s:I}", "key", key, "network", net, "cgroup",
+					      (json_int_t)id));
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
 struct applier network_applier_ops(struct network_applier *n)
 {
 	return (struct applier){
@@ -165,6 +197,7 @@ struct applier network_applier_ops(struct network_applier *n)
 		.ctx = n,
 		.apply_pod = apply_pod,
 		.remove_pod = remove_pod,
+		.adopt_pod = adopt_pod,
 	};
 }
 
@@ -188,13 +221,64 @@ void network_applier_cgroup_event(struct network_applier *n, const struct cgroup
 	json_object_set_new(entry, "cgroup", json_integer((json_int_t)ev->cgroup_id));
 	struct field_error err = {0};
 	int r = ensure_loader(n);
-	r = r ?: bind(n, entry, &err);
+	r = r ?: bind_pod(n, entry, &err);
 	if (r < 0)
 		log_error(r, "applying a pending pod network policy failed", "pod",
 			  json_string_value(json_object_get(entry, "key")), "field", err.field,
 			  "reason", err.reason);
 out:
 	pthread_mutex_unlock(&n->lock);
+}
+
+#define FLOW_LOG_MAX (16u << 20)
+
+static void flow_to_json(const struct netpolicy_flow_event *e, void *userdata)
+{
+	static const char *const dirs[] = {"egress", "ingress"};
+	static const char *const verdicts[] = {"allow", "deny", "audit"};
+	FILE *f = userdata;
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	int af = e->family == 6 ? AF_INET6 : AF_INET;
+	inet_ntop(af, e->saddr, src, sizeof(src));
+	inet_ntop(af, e->daddr, dst, sizeof(dst));
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_t *j =
+		json_pack("{s:f,s:s,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i}", "ts",
+			  (double)now.tv_sec + now.tv_nsec / 1e9, "pod",
+			  e->pod_key ? e->pod_key : "", "direction", dirs[e->dir & 1], "verdict",
+			  verdicts[e->verdict < 3 ? e->verdict : 0], "proto", e->proto, "src", src,
+			  "sport", e->sport, "dst", dst, "dport", e->dport, "len", (int)e->len);
+	if (j) {
+		json_dumpf(j, f, JSON_COMPACT);
+		fputc('\n', f);
+		json_decref(j);
+	}
+}
+
+int network_applier_drain_flows(struct network_applier *n, const char *log_path)
+{
+	pthread_mutex_lock(&n->lock);
+	if (!n->loader) {
+		pthread_mutex_unlock(&n->lock);
+		return 0;
+	}
+	struct stat st;
+	if (stat(log_path, &st) == 0 && (size_t)st.st_size > FLOW_LOG_MAX) {
+		char old[4096];
+		snprintf(old, sizeof(old), "%s.1", log_path);
+		rename(log_path, old);
+	}
+	int r;
+	FILE *f = fopen(log_path, "ae");
+	if (!f) {
+		r = -errno;
+	} else {
+		r = netpolicy_poll_flows(n->loader, 0, flow_to_json, f);
+		fclose(f);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r;
 }
 
 struct collect_ctx {

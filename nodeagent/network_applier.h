@@ -18,8 +18,9 @@
 struct network_applier;
 
 /* cgroup_root: the cgroup v2 mount (or the subtree standing in for it); the programs attach
- * at its kubepods level. bpffs_dir: where the BPF objects are pinned. */
-int network_applier_new(const char *cgroup_root, const char *bpffs_dir,
+ * at its kubepods level. bpffs_dir: where the BPF objects are pinned. One flow event is
+ * sampled per flow_sample_rate packets of selected pods (0: none). */
+int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned flow_sample_rate,
 			struct network_applier **ret);
 struct network_applier *network_applier_free(struct network_applier *n);
 
@@ -27,6 +28,11 @@ struct applier network_applier_ops(struct network_applier *n);
 
 /* Feed the watcher's events here (pod-level cgroups bind pending policies). */
 void network_applier_cgroup_event(struct network_applier *n, const struct cgroup_event *ev);
+
+/* Reads the sampled flow events that arrived (without waiting) and appends each as a JSON
+ * line to log_path, which is rotated to log_path.1 past 16 MiB. Returns the number written
+ * or a negative errno. Call it from one thread, a few times a second. */
+int network_applier_drain_flows(struct network_applier *n, const char *log_path);
 
 /* A metrics collector (lib/metrics.h): per-pod bytes/packets by direction and verdict, and
  * the loader's loss and error counters. */

@@ -144,6 +144,17 @@ static int remove_pod(void *ctx, const json_t *compiled)
 	return 0;
 }
 
+/* The profile file is on disk already; remember that the pod uses it, so GC keeps it. */
+static int adopt_pod(void *ctx, const json_t *compiled)
+{
+	struct seccomp_applier *a = ctx;
+	const char *name = json_string_value(
+		json_object_get(json_object_get(compiled, "seccomp"), "profileName"));
+	if (name)
+		json_object_set_new(a->pods, pod_uid(compiled), json_string(name));
+	return 0;
+}
+
 struct applier seccomp_applier_ops(struct seccomp_applier *a)
 {
 	return (struct applier){
@@ -152,5 +163,6 @@ struct applier seccomp_applier_ops(struct seccomp_applier *a)
 		.apply_pod = apply_pod,
 		.remove_pod = remove_pod,
 		.apply_profiles = apply_profiles,
+		.adopt_pod = adopt_pod,
 	};
 }

@@ -23,6 +23,7 @@ struct agent_sync {
 	json_t *pods;	  /* uid → compiled pod as applied */
 	json_t *profiles; /* name → profile as applied */
 	bool synced;
+	json_t *features;
 	pthread_mutex_t lock; /* held by agent_sync_handle() and agent_sync_status() */
 };
 
@@ -59,6 +60,7 @@ struct agent_sync *agent_sync_free(struct agent_sync *s)
 		return NULL;
 	json_decref(s->pods);
 	json_decref(s->profiles);
+	json_decref(s->features);
 	free(s->node);
 	free(s->state_path);
 	pthread_mutex_destroy(&s->lock);
@@ -141,6 +143,17 @@ int agent_sync_load(struct agent_sync *s)
 	json_object_update(s->pods, pods);
 	json_object_update(s->profiles, profiles);
 	json_decref(state);
+	const char *uid;
+	json_t *compiled;
+	json_object_foreach (s->pods, uid, compiled)
+		for (size_t i = 0; i < s->n_appliers; i++) {
+			const struct applier *a = &s->appliers[i];
+			int r = a->adopt_pod ? a->adopt_pod(a->ctx, compiled) : 0;
+			if (r < 0)
+				log_error(r,
+					  "adopting a pod's policy after restart failed, ignoring",
+					  "applier", a->name, "pod", uid);
+		}
 	return 0;
 }
 
@@ -231,10 +244,21 @@ static int apply_profiles(struct agent_sync *s, const json_t *profiles, bool rep
 static json_t *ack(struct agent_sync *s, const char *epoch, uint64_t version, const char *result,
 		   const char *message, json_t *failed)
 {
-	return json_pack("{s:s,s:s,s:I,s:s,s:s,s:I,s:o}", "node", s->node, "epoch", epoch,
-			 "version", (json_int_t)version, "result", result, "message", message,
-			 "applied", (json_int_t)json_object_size(s->pods), "failed",
-			 failed ? failed : json_array());
+	json_t *a = json_pack("{s:s,s:s,s:I,s:s,s:s,s:I,s:o}", "node", s->node, "epoch", epoch,
+			      "version", (json_int_t)version, "result", result, "message", message,
+			      "applied", (json_int_t)json_object_size(s->pods), "failed",
+			      failed ? failed : json_array());
+	if (a && s->features)
+		json_object_set(a, "features", s->features);
+	return a;
+}
+
+void agent_sync_set_features(struct agent_sync *s, json_t *features)
+{
+	pthread_mutex_lock(&s->lock);
+	json_decref(s->features);
+	s->features = json_incref(features);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void agent_sync_status(struct agent_sync *s, struct agent_sync_status *ret)

@@ -29,6 +29,9 @@ struct applier {
 	int (*remove_pod)(void *ctx, const json_t *compiled);
 	/* Node-wide seccomp profiles (may be NULL for appliers that do not care). */
 	int (*apply_profiles)(void *ctx, const json_t *profiles, struct field_error *err);
+	/* After a restart: the pod's policy is already in force (pinned maps, written files);
+	 * learn about it without touching the kernel, so a later change or removal finds it. */
+	int (*adopt_pod)(void *ctx, const json_t *compiled);
 };
 
 struct agent_sync;
@@ -41,8 +44,13 @@ struct agent_sync *agent_sync_free(struct agent_sync *s);
 int agent_sync_add_applier(struct agent_sync *s, const struct applier *a);
 
 /* Loads the persisted state (missing file: empty state) without applying anything: the
- * kernel state from before the restart is still in place and is adopted as is. */
+ * kernel state from before the restart is still in place, and each applier adopts its pods
+ * as they are (adopt_pod). */
 int agent_sync_load(struct agent_sync *s);
+
+/* The node's kernel features (nodeagent/probes.h), sent in every ack so the controller can
+ * tell a node that cannot enforce something from one that failed to. Borrowed reference kept. */
+void agent_sync_set_features(struct agent_sync *s, json_t *features);
 
 /* Applies one message and returns the acknowledgement to POST (new reference):
  *   {"node","epoch","version","result":"ACK"|"NACK","message","applied":N,"failed":[…]}

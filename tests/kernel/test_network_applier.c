@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "fileio.h"
 #include "metrics.h"
 #include "netpolicy/netpolicy.h"
 #include "nodeagent/cgroup_watch.h"
@@ -78,7 +79,7 @@ static json_t *compiled_pod(void)
 static void pending_policy_binds_when_cgroup_appears(void **state)
 {
 	struct network_applier *n;
-	assert_int_equal(network_applier_new(root, bpffs, &n), 0);
+	assert_int_equal(network_applier_new(root, bpffs, 1, &n), 0);
 	struct applier ops = network_applier_ops(n);
 	json_t *pod = compiled_pod();
 	struct field_error err = {0};
@@ -103,6 +104,18 @@ static void pending_policy_binds_when_cgroup_appears(void **state)
 			       "pod=\"web-1\",direction=\"egress\",verdict=\"deny\"} 1\n"));
 	buf_free(&text);
 
+	/* Every packet is sampled here: the denied send is in the flow log as a JSON line. */
+	const char *flow_log = "/tmp/bulwark-test-flows.jsonl";
+	unlink(flow_log);
+	assert_true(network_applier_drain_flows(n, flow_log) >= 1);
+	struct buf flows = BUF_INIT(1 << 20);
+	assert_int_equal(read_file_capped(flow_log, &flows), 0);
+	assert_non_null(strstr(buf_str(&flows), "\"pod\":\"shop/web-1\""));
+	assert_non_null(strstr(buf_str(&flows), "\"verdict\":\"deny\""));
+	assert_non_null(strstr(buf_str(&flows), "\"dst\":\"127.0.0.2\""));
+	buf_free(&flows);
+	unlink(flow_log);
+
 	/* Removing the pod lifts the policy. */
 	assert_int_equal(ops.remove_pod(ops.ctx, pod), 0);
 	assert_int_equal(send_from_pod("127.0.0.2"), 0);
@@ -116,7 +129,7 @@ static void existing_cgroup_is_found_at_apply(void **state)
 {
 	assert_int_equal(mkdir(pod_dir, 0755), 0);
 	struct network_applier *n;
-	assert_int_equal(network_applier_new(root, bpffs, &n), 0);
+	assert_int_equal(network_applier_new(root, bpffs, 1, &n), 0);
 	struct applier ops = network_applier_ops(n);
 	json_t *pod = compiled_pod();
 	struct field_error err = {0};

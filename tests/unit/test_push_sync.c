@@ -55,6 +55,12 @@ static int rec_remove(void *ctx, const json_t *c)
 	return 0;
 }
 
+static int rec_adopt(void *ctx, const json_t *c)
+{
+	record(ctx, "adopt %s;", uid_of(c));
+	return 0;
+}
+
 static int rec_profiles(void *ctx, const json_t *profiles, struct field_error *err)
 {
 	((struct recorder *)ctx)->profile_applies++;
@@ -94,8 +100,11 @@ static void snapshot_applies_once_and_removes_absent(void **state)
 	struct recorder rec = {0};
 	struct agent_sync *s;
 	assert_int_equal(agent_sync_new("node-a", NULL, &s), 0);
-	agent_sync_add_applier(
-		s, &(struct applier){"network", &rec, rec_apply, rec_remove, rec_profiles});
+	agent_sync_add_applier(s, &(struct applier){.name = "network",
+						    .ctx = &rec,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .apply_profiles = rec_profiles});
 	char *a = pod("a", H1), *b = pod("b", H1), *b2 = pod("b", H2);
 
 	json_t *ack =
@@ -134,7 +143,11 @@ static void nacks_change_nothing(void **state)
 	struct recorder rec = {0};
 	struct agent_sync *s;
 	assert_int_equal(agent_sync_new("node-a", NULL, &s), 0);
-	agent_sync_add_applier(s, &(struct applier){"network", &rec, rec_apply, rec_remove, NULL});
+	agent_sync_add_applier(s, &(struct applier){.name = "network",
+						    .ctx = &rec,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .apply_profiles = NULL});
 	char *a = pod("a", H1);
 	json_decref(handle(s, "{\"type\":\"UPSERT\",\"epoch\":\"e\",\"version\":1,\"pod\":%s}", a));
 	rec.log[0] = '\0';
@@ -178,8 +191,16 @@ static void failure_rolls_back_earlier_appliers(void **state)
 	struct recorder net = {0}, sec = {.fail_uid = "b"};
 	struct agent_sync *s;
 	assert_int_equal(agent_sync_new("node-a", NULL, &s), 0);
-	agent_sync_add_applier(s, &(struct applier){"network", &net, rec_apply, rec_remove, NULL});
-	agent_sync_add_applier(s, &(struct applier){"seccomp", &sec, rec_apply, rec_remove, NULL});
+	agent_sync_add_applier(s, &(struct applier){.name = "network",
+						    .ctx = &net,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .apply_profiles = NULL});
+	agent_sync_add_applier(s, &(struct applier){.name = "seccomp",
+						    .ctx = &sec,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .apply_profiles = NULL});
 	char *b = pod("b", H1);
 	json_t *ack =
 		handle(s, "{\"type\":\"UPSERT\",\"epoch\":\"e\",\"version\":1,\"pod\":%s}", b);
@@ -204,7 +225,11 @@ static void state_persists_across_restart(void **state)
 	struct recorder rec = {0};
 	struct agent_sync *s;
 	assert_int_equal(agent_sync_new("node-a", path, &s), 0);
-	agent_sync_add_applier(s, &(struct applier){"network", &rec, rec_apply, rec_remove, NULL});
+	agent_sync_add_applier(s, &(struct applier){.name = "network",
+						    .ctx = &rec,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .apply_profiles = NULL});
 	char *a = pod("a", H1);
 	json_decref(handle(
 		s, "{\"type\":\"SNAPSHOT\",\"epoch\":\"e1\",\"version\":7,\"pods\":[%s]}", a));
@@ -214,14 +239,28 @@ static void state_persists_across_restart(void **state)
 	 * content applies nothing. */
 	rec.log[0] = '\0';
 	assert_int_equal(agent_sync_new("node-a", path, &s), 0);
-	agent_sync_add_applier(s, &(struct applier){"network", &rec, rec_apply, rec_remove, NULL});
+	agent_sync_add_applier(s, &(struct applier){.name = "network",
+						    .ctx = &rec,
+						    .apply_pod = rec_apply,
+						    .remove_pod = rec_remove,
+						    .adopt_pod = rec_adopt});
 	assert_int_equal(agent_sync_load(s), 0);
+	/* Each applier learns the persisted pod without applying it. */
+	assert_string_equal(rec.log, "adopt a;");
+	rec.log[0] = '\0';
 	assert_int_equal(agent_sync_version(s), 7);
 	assert_string_equal(agent_sync_epoch(s), "e1");
 	assert_non_null(agent_sync_pod(s, "a"));
-	json_decref(handle(
-		s, "{\"type\":\"SNAPSHOT\",\"epoch\":\"e9\",\"version\":1,\"pods\":[%s]}", a));
+	json_t *features = json_pack("{s:{s:i}}", "landlock", "abi", 7);
+	agent_sync_set_features(s, features);
+	json_decref(features);
+	json_t *ack = handle(
+		s, "{\"type\":\"SNAPSHOT\",\"epoch\":\"e9\",\"version\":1,\"pods\":[%s]}", a);
 	assert_string_equal(rec.log, "");
+	/* Every ack carries the node's kernel features. */
+	json_t *landlock = json_object_get(json_object_get(ack, "features"), "landlock");
+	assert_int_equal(json_integer_value(json_object_get(landlock, "abi")), 7);
+	json_decref(ack);
 	agent_sync_free(s);
 
 	/* Another node's state file is refused. */
