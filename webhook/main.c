@@ -1,37 +1,526 @@
-/* bulwark-webhook: the admission webhook: binds profiles to pods, validates policies, records who
- * execs. */
+/* bulwark-webhook: the admission webhook. It binds seccomp profiles and the Landlock launcher to
+ * pods, validates BulwarkPolicies, and records who execs into pods; optionally it manages its
+ * own serving certificate (no cert-manager needed). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "httpd.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "kube/loop.h"
+#include "kube/reflector.h"
 #include "log.h"
+#include "metrics.h"
+#include "webhook/admission.h"
+#include "webhook/certs.h"
+#include "webhook/webhook.h"
+
+#define PROG "bulwark-webhook"
 
 static const char usage[] =
-	"Usage: bulwark-webhook [OPTIONS]\n"
+	"Usage: bulwark-webhook [serve] [OPTIONS]\n"
+	"       bulwark-webhook certs --self-signed-secret NS/NAME [OPTIONS]\n"
 	"\n"
-	"the admission webhook: binds profiles to pods, validates policies, records who execs.\n"
+	"The Bulwark admission webhook. `serve` (the default) answers the apiserver's\n"
+	"AdmissionReviews over HTTPS: /mutate-pods binds the seccomp profile and the Landlock\n"
+	"launcher of the BulwarkPolicies selecting a pod, /validate-pods guards what it wrote,\n"
+	"/validate-policies validates BulwarkPolicies, /exec records who execs (ExecSession) and\n"
+	"enforces execRecording.allowExec; /healthz, /readyz and /metrics too. `certs` renews the\n"
+	"self-managed certificates once and exits (for an init container or a Job).\n"
 	"\n"
 	"Options:\n"
-	"  -h, --help       show this help and exit\n"
-	"      --version    print the version and exit\n"
-	"  -v, --v=N        log verbosity (0-10); logs are JSON lines on stderr\n"
+	"      --listen ADDR:PORT       where to serve (default 0.0.0.0:8443)\n"
+	"      --tls-cert FILE          serving certificate (PEM); re-read when it changes\n"
+	"      --tls-key FILE           its key (PEM)\n"
+	"      --kubeconfig FILE        (default: in-cluster, else $KUBECONFIG, ~/.kube/config)\n"
+	"      --launcher-image IMAGE   image holding the static bulwark-launch and cp\n"
+	"                               (default bulwark/bulwark:" BULWARK_VERSION ")\n"
+	"      --launcher-path PATH     bulwark-launch's path in that image\n"
+	"                               (default /usr/local/bin/bulwark-launch)\n"
+	"      --max-body BYTES         request body cap; larger gets 413 (default 3145728)\n"
+	"      --threads N              review threads (default 4)\n"
+	"      --idle-timeout SECONDS   close idle connections after (default 30)\n"
+	"      --bench-routes           also serve /allow-all (benchmarks: the floor)\n"
+	"\n"
+	"Self-managed certificates (instead of files from cert-manager):\n"
+	"      --self-signed-secret NS/NAME   keep CA and serving certificate in this Secret and\n"
+	"                               write them to --tls-cert/--tls-key\n"
+	"      --cert-dns-name NAME     a DNS subjectAltName (repeat; e.g. the Service's\n"
+	"                               bulwark-webhook.bulwark-system.svc)\n"
+	"      --cert-ip IP             an IP subjectAltName (repeat)\n"
+	"      --ca-file FILE           also write the CA bundle here\n"
+	"      --mutating-webhook-config NAME, --validating-webhook-config NAME\n"
+	"                               configurations whose caBundle to keep current (repeat)\n"
+	"      --cert-validity DUR      serving certificate lifetime (default 90d)\n"
+	"      --ca-validity DUR        CA lifetime (default 1825d)\n"
+	"      --ca-overlap DUR         a new CA is trusted this long before it signs (default "
+	"1h)\n"
+	"      --cert-check-interval DUR  how often to check for renewal (default 1m)\n"
+	"                               DUR: a number with s, m, h or d\n"
+	"  -h, --help                   show this help and exit\n"
+	"      --version                print the version and exit\n"
+	"  -v, --v=N                    log verbosity (0-10); logs are JSON lines on stderr\n"
 	"\n"
 	"Examples:\n"
-	"  bulwark-webhook --version\n";
+	"  bulwark-webhook --tls-cert /tls/tls.crt --tls-key /tls/tls.key \\\n"
+	"      --launcher-image registry.example/bulwark:1.0\n"
+	"  bulwark-webhook --self-signed-secret bulwark-system/bulwark-webhook-tls \\\n"
+	"      --cert-dns-name bulwark-webhook.bulwark-system.svc \\\n"
+	"      --tls-cert /run/bulwark/tls.crt --tls-key /run/bulwark/tls.key \\\n"
+	"      --mutating-webhook-config bulwark --validating-webhook-config bulwark\n";
+
+enum {
+	OPT_LISTEN = 0x2000,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_KUBECONFIG,
+	OPT_LAUNCHER_IMAGE,
+	OPT_LAUNCHER_PATH,
+	OPT_MAX_BODY,
+	OPT_THREADS,
+	OPT_IDLE_TIMEOUT,
+	OPT_BENCH_ROUTES,
+	OPT_SECRET,
+	OPT_DNS_NAME,
+	OPT_IP,
+	OPT_CA_FILE,
+	OPT_MUTATING,
+	OPT_VALIDATING,
+	OPT_CERT_VALIDITY,
+	OPT_CA_VALIDITY,
+	OPT_CA_OVERLAP,
+	OPT_CHECK_INTERVAL,
+};
+
+#define LIST_MAX 16
+
+struct args {
+	const char *listen, *tls_cert, *tls_key, *kubeconfig, *launcher_image, *launcher_path;
+	size_t max_body;
+	unsigned threads, idle_timeout;
+	bool bench_routes, certs_only;
+	char secret_ns[64], secret_name[256];
+	bool self_signed;
+	const char *dns[LIST_MAX], *ips[LIST_MAX], *mutating[LIST_MAX], *validating[LIST_MAX];
+	size_t n_dns, n_ips, n_mutating, n_validating;
+	const char *ca_file;
+	long cert_validity, ca_validity, ca_overlap, check_interval;
+};
+
+/* "90d", "1h", "30s", "15m" → seconds. */
+static int parse_duration(const char *s, long *ret)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v <= 0)
+		return -EINVAL;
+	long unit = 0;
+	if (strcmp(end, "s") == 0)
+		unit = 1;
+	else if (strcmp(end, "m") == 0)
+		unit = 60;
+	else if (strcmp(end, "h") == 0)
+		unit = 3600;
+	else if (strcmp(end, "d") == 0)
+		unit = 86400;
+	if (!unit || v > 100L * 365 * 86400 / unit)
+		return -EINVAL;
+	*ret = v * unit;
+	return 0;
+}
+
+static int add_to(const char **list, size_t *n, const char *v)
+{
+	if (*n >= LIST_MAX)
+		return -E2BIG;
+	list[(*n)++] = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option options[] = {
+		CLI_COMMON_OPTIONS,
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
+		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+		{"launcher-image", required_argument, NULL, OPT_LAUNCHER_IMAGE},
+		{"launcher-path", required_argument, NULL, OPT_LAUNCHER_PATH},
+		{"max-body", required_argument, NULL, OPT_MAX_BODY},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+		{"bench-routes", no_argument, NULL, OPT_BENCH_ROUTES},
+		{"self-signed-secret", required_argument, NULL, OPT_SECRET},
+		{"cert-dns-name", required_argument, NULL, OPT_DNS_NAME},
+		{"cert-ip", required_argument, NULL, OPT_IP},
+		{"ca-file", required_argument, NULL, OPT_CA_FILE},
+		{"mutating-webhook-config", required_argument, NULL, OPT_MUTATING},
+		{"validating-webhook-config", required_argument, NULL, OPT_VALIDATING},
+		{"cert-validity", required_argument, NULL, OPT_CERT_VALIDITY},
+		{"ca-validity", required_argument, NULL, OPT_CA_VALIDITY},
+		{"ca-overlap", required_argument, NULL, OPT_CA_OVERLAP},
+		{"cert-check-interval", required_argument, NULL, OPT_CHECK_INTERVAL},
+		{0},
+	};
+	int opt, r = 0;
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case OPT_LISTEN: a->listen = optarg; break;
+		case OPT_TLS_CERT: a->tls_cert = optarg; break;
+		case OPT_TLS_KEY: a->tls_key = optarg; break;
+		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
+		case OPT_LAUNCHER_IMAGE: a->launcher_image = optarg; break;
+		case OPT_LAUNCHER_PATH: a->launcher_path = optarg; break;
+		case OPT_BENCH_ROUTES: a->bench_routes = true; break;
+		case OPT_CA_FILE: a->ca_file = optarg; break;
+		case OPT_MAX_BODY:
+			a->max_body = strtoul(optarg, &end, 10);
+			if (*end || a->max_body < 4096 || a->max_body > ADMISSION_MAX_BODY)
+				return cli_usage_error(PROG, "--max-body must be 4096..%u",
+						       ADMISSION_MAX_BODY);
+			break;
+		case OPT_THREADS:
+			a->threads = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || a->threads < 1 || a->threads > 256)
+				return cli_usage_error(PROG, "--threads must be 1..256");
+			break;
+		case OPT_IDLE_TIMEOUT:
+			a->idle_timeout = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || a->idle_timeout < 1 || a->idle_timeout > 3600)
+				return cli_usage_error(PROG,
+						       "--idle-timeout must be 1..3600 seconds");
+			break;
+		case OPT_SECRET: {
+			const char *slash = strchr(optarg, '/');
+			if (!slash || slash == optarg || !slash[1] ||
+			    (size_t)(slash - optarg) >= sizeof(a->secret_ns) ||
+			    strlen(slash + 1) >= sizeof(a->secret_name))
+				return cli_usage_error(
+					PROG, "--self-signed-secret must be NAMESPACE/NAME");
+			memcpy(a->secret_ns, optarg, (size_t)(slash - optarg));
+			snprintf(a->secret_name, sizeof(a->secret_name), "%s", slash + 1);
+			a->self_signed = true;
+			break;
+		}
+		case OPT_DNS_NAME: r = add_to(a->dns, &a->n_dns, optarg); break;
+		case OPT_IP: r = add_to(a->ips, &a->n_ips, optarg); break;
+		case OPT_MUTATING: r = add_to(a->mutating, &a->n_mutating, optarg); break;
+		case OPT_VALIDATING: r = add_to(a->validating, &a->n_validating, optarg); break;
+		case OPT_CERT_VALIDITY:
+		case OPT_CA_VALIDITY:
+		case OPT_CA_OVERLAP:
+		case OPT_CHECK_INTERVAL: {
+			long *dst = opt == OPT_CERT_VALIDITY ? &a->cert_validity
+				    : opt == OPT_CA_VALIDITY ? &a->ca_validity
+				    : opt == OPT_CA_OVERLAP  ? &a->ca_overlap
+							     : &a->check_interval;
+			if (parse_duration(optarg, dst) < 0)
+				return cli_usage_error(
+					PROG, "bad duration \"%s\" (e.g. 90d, 1h, 30s)", optarg);
+			break;
+		}
+		default: {
+			int c = cli_common_option(opt, optarg, PROG, usage);
+			if (c == 0)
+				exit(EXIT_SUCCESS);
+			if (c < 0)
+				return c == -ENOENT ? cli_usage_error(PROG, "unknown option") : 2;
+		}
+		}
+		if (r < 0)
+			return cli_usage_error(PROG, "at most %d of each list option", LIST_MAX);
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind], "certs") == 0)
+			a->certs_only = true;
+		else if (strcmp(argv[optind], "serve") != 0)
+			return cli_usage_error(PROG, "unknown command \"%s\"", argv[optind]);
+		if (optind + 1 < argc)
+			return cli_usage_error(PROG, "unexpected argument \"%s\"",
+					       argv[optind + 1]);
+	}
+	if (a->certs_only && !a->self_signed)
+		return cli_usage_error(PROG, "certs needs --self-signed-secret NS/NAME");
+	if (!a->certs_only && (!a->tls_cert || !a->tls_key))
+		return cli_usage_error(PROG, "--tls-cert and --tls-key are required (TLS only)");
+	if (a->self_signed && a->n_dns + a->n_ips == 0)
+		return cli_usage_error(PROG, "--self-signed-secret needs at least one "
+					     "--cert-dns-name or --cert-ip");
+	return 0;
+}
+
+/* ---- certificates ------------------------------------------------------------------------ */
+
+struct cert_loop {
+	struct kube_client *client;
+	struct cert_target target;
+	struct cert_options opts;
+	long interval_s;
+	struct metric *expiry;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+};
+
+static int cert_pass(struct cert_loop *cl)
+{
+	char errbuf[600] = "";
+	time_t not_after = 0;
+	int r = certs_reconcile(cl->client, &cl->target, &cl->opts, time(NULL), &not_after, errbuf,
+				sizeof(errbuf));
+	if (not_after)
+		metric_set(cl->expiry, NULL, (double)not_after);
+	if (r == -ENOENT)
+		log_warn("a webhook configuration to patch does not exist yet, retrying", "err",
+			 errbuf);
+	else if (r < 0)
+		log_error(r, "certificate renewal failed, retrying", "reason", errbuf);
+	return r;
+}
+
+static void *cert_thread(void *arg)
+{
+	struct cert_loop *cl = arg;
+	pthread_mutex_lock(&cl->lock);
+	while (!cl->stopping) {
+		pthread_mutex_unlock(&cl->lock);
+		int r = cert_pass(cl);
+		pthread_mutex_lock(&cl->lock);
+		/* A failed pass (a missing configuration, say) is retried sooner. */
+		long wait = r < 0 && cl->interval_s > 5 ? 5 : cl->interval_s;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += wait;
+		while (!cl->stopping &&
+		       pthread_cond_timedwait(&cl->cond, &cl->lock, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&cl->lock);
+	return NULL;
+}
+
+/* ---- the policy informer ------------------------------------------------------------------- */
+
+static const struct kube_resource bulwarkpolicies = {"bulwark.dev", "v1alpha1", "bulwarkpolicies",
+						     true};
+
+static void *loop_thread(void *loop)
+{
+	int r = kube_loop_run(loop);
+	if (r < 0)
+		log_error(r, "the watch loop stopped");
+	return NULL;
+}
+
+/* ---- main ---------------------------------------------------------------------------------- */
+
+static int split_listen(const char *listen, char *host, size_t size, uint16_t *ret_port)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= size)
+		return -EINVAL;
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (*end || port > 65535)
+		return -EINVAL;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	/* "[::1]:8443" */
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	*ret_port = (uint16_t)port;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	static const struct option options[] = {CLI_COMMON_OPTIONS, {0}};
-	int opt;
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
-		int r = cli_common_option(opt, optarg, "bulwark-webhook", usage);
-		if (r == 0)
-			return EXIT_SUCCESS;
-		if (r < 0)
-			return r == -ENOENT ? cli_usage_error("bulwark-webhook", "unknown option")
-					    : 2;
+	struct args a = {
+		.listen = "0.0.0.0:8443",
+		.launcher_image = "bulwark/bulwark:" BULWARK_VERSION,
+		.launcher_path = "/usr/local/bin/bulwark-launch",
+		.max_body = 3u << 20,
+		.threads = 4,
+		.idle_timeout = 30,
+		.check_interval = 60,
+	};
+	int r = parse_args(argc, argv, &a);
+	if (r)
+		return r > 0 ? r : 2;
+
+	/* Signals are taken by sigwait() below, never by a worker thread. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct field_error ferr = {0};
+	struct kube_config *kcfg = NULL;
+	struct kube_client *client = NULL;
+	r = kube_config_load_default(a.kubeconfig, NULL, &kcfg, &ferr);
+	if (r < 0) {
+		char msg[800];
+		log_error(r, "cannot load the Kubernetes client configuration", "reason",
+			  field_error_str(&ferr, msg, sizeof(msg)));
+		return EXIT_FAILURE;
 	}
-	return cli_usage_error("bulwark-webhook",
-			       "nothing to do yet: this build only answers --help and --version");
+	r = kube_client_new(kcfg, NULL, &client);
+	if (r < 0) {
+		log_error(r, "cannot set up the Kubernetes client");
+		kube_config_free(kcfg);
+		return EXIT_FAILURE;
+	}
+
+	struct webhook w;
+	if (webhook_init(&w) < 0) {
+		log_error(-ENOMEM, "out of memory");
+		return EXIT_FAILURE;
+	}
+	struct cert_loop cl = {
+		.client = client,
+		.target = {.secret_namespace = a.secret_ns,
+			   .secret_name = a.secret_name,
+			   .cert_file = a.tls_cert,
+			   .key_file = a.tls_key,
+			   .ca_file = a.ca_file,
+			   .mutating = a.mutating,
+			   .n_mutating = a.n_mutating,
+			   .validating = a.validating,
+			   .n_validating = a.n_validating},
+		.opts = {.dns_names = a.dns,
+			 .n_dns_names = a.n_dns,
+			 .ip_addresses = a.ips,
+			 .n_ip_addresses = a.n_ips,
+			 .ca_validity_s = a.ca_validity,
+			 .cert_validity_s = a.cert_validity,
+			 .ca_overlap_s = a.ca_overlap},
+		.interval_s = a.check_interval,
+		.expiry = metrics_register(
+			w.metrics, METRIC_GAUGE,
+			"bulwark_webhook_certificate_expiry_timestamp_seconds",
+			"When the self-managed serving certificate expires (Unix time).", NULL,
+			NULL, 0),
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
+
+	int exit_code = EXIT_FAILURE;
+	struct policy_store *store = NULL;
+	struct kube_informer *inf = NULL;
+	struct kube_loop *loop = NULL;
+	struct kube_reflector *refl = NULL;
+	struct httpd *h = NULL;
+	pthread_t loop_tid, cert_tid;
+	bool loop_running = false, cert_running = false;
+
+	if (a.self_signed) {
+		/* The server needs its files before it can start; a missing configuration is
+		 * patched later by the renewal thread. */
+		r = cert_pass(&cl);
+		if (a.certs_only) {
+			exit_code = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+			goto out;
+		}
+		for (int tries = 0; r < 0 && r != -ENOENT && tries < 60; tries++) {
+			struct timespec ts = {.tv_sec = 2};
+			if (sigtimedwait(&sigs, NULL, &ts) > 0)
+				goto out;
+			r = cert_pass(&cl);
+		}
+		if (r < 0 && r != -ENOENT)
+			goto out;
+	}
+
+	if (policy_store_new(&store) < 0 || !(inf = kube_informer_new("bulwarkpolicies")) ||
+	    policy_store_attach(store, inf) < 0 || kube_loop_new(&loop) < 0) {
+		log_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	struct kube_reflector_options ro = {.resource = &bulwarkpolicies, .informer = inf};
+	if ((r = kube_reflector_new(loop, client, &ro, &refl)) < 0 ||
+	    (r = kube_reflector_start(refl)) < 0) {
+		log_error(r, "cannot start watching BulwarkPolicies");
+		goto out;
+	}
+	if (pthread_create(&loop_tid, NULL, loop_thread, loop) != 0)
+		goto out;
+	loop_running = true;
+
+	w.mutate = (struct mutate_options){.launcher_image = a.launcher_image,
+					   .launcher_path = a.launcher_path};
+	w.policies = store;
+	w.informer = inf;
+	w.client = client;
+
+	char host[256];
+	uint16_t port;
+	if (split_listen(a.listen, host, sizeof(host), &port) < 0) {
+		cli_usage_error(PROG, "--listen must be ADDR:PORT, not \"%s\"", a.listen);
+		goto out;
+	}
+	struct httpd_config hc = {
+		.address = host,
+		.port = port,
+		.cert_file = a.tls_cert,
+		.key_file = a.tls_key,
+		.max_body = a.max_body,
+		.threads = a.threads,
+		.timeout_s = a.idle_timeout,
+		.threading = HTTPD_THREAD_POOL,
+	};
+	if ((r = httpd_new(&hc, &h)) < 0 || (r = webhook_register(&w, h, a.bench_routes)) < 0 ||
+	    (r = httpd_start(h)) < 0) {
+		log_error(r, "cannot serve", "listen", a.listen, "cert", a.tls_cert);
+		goto out;
+	}
+	if (a.self_signed) {
+		if (pthread_create(&cert_tid, NULL, cert_thread, &cl) != 0)
+			goto out;
+		cert_running = true;
+	}
+	log_info(0, "bulwark-webhook serving", "address", host, "port", LOG_INT(httpd_port(h)),
+		 "version", bulwark_version(), "launcherImage", a.launcher_image,
+		 "selfSignedSecret", a.self_signed ? a.secret_name : "");
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	log_info(0, "stopping", "signal", strsignal(sig));
+	exit_code = EXIT_SUCCESS;
+
+out:
+	/* Stop taking reviews first, then the threads that feed them. */
+	h = httpd_free(h);
+	if (cert_running) {
+		pthread_mutex_lock(&cl.lock);
+		cl.stopping = true;
+		pthread_cond_signal(&cl.cond);
+		pthread_mutex_unlock(&cl.lock);
+		pthread_join(cert_tid, NULL);
+	}
+	if (loop_running) {
+		kube_loop_stop(loop);
+		pthread_join(loop_tid, NULL);
+	}
+	kube_reflector_free(refl);
+	kube_loop_free(loop);
+	kube_informer_free(inf);
+	policy_store_free(store);
+	webhook_done(&w);
+	kube_client_free(client);
+	kube_config_free(kcfg);
+	return exit_code;
 }
