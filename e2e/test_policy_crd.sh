@@ -23,6 +23,9 @@ check "CRDs are Established" kubectl wait --for=condition=Established --timeout=
 # Discovery of the new resources can lag Established by a moment.
 wait_for 15 kubectl get bwp -A >/dev/null || fail "bulwarkpolicies are not served"
 wait_for 15 kubectl get bwes -A >/dev/null || fail "execsessions are not served"
+# The apiserver publishes a new CRD's OpenAPI (what explain reads) a few seconds later still.
+wait_for 30 kubectl explain bulwarkpolicy.spec >/dev/null || fail "bulwarkpolicies have no OpenAPI"
+wait_for 30 kubectl explain execsession.status >/dev/null || fail "execsessions have no OpenAPI"
 
 test_namespace policy-crd
 ns=$TEST_NS

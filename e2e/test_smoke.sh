@@ -116,6 +116,8 @@ rejected() {
 	}
 }
 tap_check "the schema refuses mode: Bogus, naming spec.mode" rejected
+# The CRD's OpenAPI, which explain reads, is published a little after Established.
+wait_for 30 kubectl explain bulwarkpolicy.spec.mode >/dev/null || true
 tap_check "kubectl explain bulwarkpolicy.spec.mode" kubectl explain bulwarkpolicy.spec.mode
 
 tap_done
