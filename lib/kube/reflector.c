@@ -303,6 +303,12 @@ static int on_watch_event(enum kube_event_type type, json_t *obj, void *userdata
 		/* Any other error ends this watch; it is retried after a backoff. */
 		return st.code ? kube_status_to_errno(st.code, st.reason) : -EPROTO;
 	}
+	if (r->opts.transform && type != KUBE_EVENT_BOOKMARK &&
+	    r->opts.transform(obj, r->opts.userdata) < 0) {
+		r->stats.skipped++;
+		set_rv(r, rv);
+		return 0;
+	}
 	if (r->opts.informer) {
 		int e = kube_informer_apply(r->opts.informer, type, obj);
 		if (e == -EINVAL) {
@@ -321,6 +327,21 @@ static int on_watch_event(enum kube_event_type type, json_t *obj, void *userdata
 	r->stats.events++;
 	backoff_reset(&r->backoff);
 	return 0;
+}
+
+/* opts.transform over a freshly parsed page, dropping the objects it refuses. */
+static void transform_items(struct kube_reflector *r, json_t *items)
+{
+	if (!r->opts.transform)
+		return;
+	for (size_t i = 0; i < json_array_size(items);) {
+		if (r->opts.transform(json_array_get(items, i), r->opts.userdata) < 0) {
+			json_array_remove(items, i);
+			r->stats.skipped++;
+		} else {
+			i++;
+		}
+	}
 }
 
 static void list_page_done(struct kube_reflector *r, CURLcode cc)
@@ -356,7 +377,9 @@ static void list_page_done(struct kube_reflector *r, CURLcode cc)
 		e = -EBADMSG;
 	else if (json_array_size(r->items) + json_array_size(items) > r->opts.max_list_items)
 		e = -E2BIG;
-	else if (json_is_array(items) && json_array_extend(r->items, items) < 0)
+	if (e == 0 && json_is_array(items))
+		transform_items(r, items);
+	if (e == 0 && json_is_array(items) && json_array_extend(r->items, items) < 0)
 		e = -ENOMEM;
 	if (e == 0 && !r->list_rv[0] && rv) {
 		if (strlen(rv) >= sizeof(r->list_rv))

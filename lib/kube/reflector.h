@@ -42,6 +42,11 @@ struct kube_reflector_options {
 	struct kube_informer *informer; /* may be NULL when callbacks are given */
 	struct kube_reflector_callbacks callbacks;
 	void *userdata;
+	/* Optional: called on every listed or watched object (not bookmarks or errors) before
+	 * it is cached or passed on, while it is still the reflector's alone, so it may modify
+	 * it in place: a controller drops the fields it never reads (managedFields, most of a
+	 * pod's spec), which is most of a cache's memory. A negative return skips the object. */
+	int (*transform)(json_t *obj, void *userdata);
 	unsigned watch_timeout_min_s; /* default 300 */
 	unsigned watch_timeout_max_s; /* default 600 */
 	unsigned page_size;	      /* default 500 */
