@@ -7,12 +7,8 @@
 #include <time.h>
 
 #include "kube/client.h"
+#include "bulwark_resources.h"
 #include "kube/config.h"
-
-const struct kube_resource CLI_RES_EXECSESSIONS = {.group = "bulwark.dev",
-						   .version = "v1alpha1",
-						   .plural = "execsessions",
-						   .namespaced = true};
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -42,8 +38,8 @@ int cli_sessions_api(const char *kubeconfig, const char *context, const char *ns
 	json_t *items = NULL;
 	struct kube_status st = {0};
 	if (r >= 0)
-		r = kube_list(c, &CLI_RES_EXECSESSIONS, all_ns ? NULL : (ns ? ns : cfg->namespace),
-			      NULL, &items, NULL, &st);
+		r = kube_list(c, &BULWARK_RES_EXECSESSIONS,
+			      all_ns ? NULL : (ns ? ns : cfg->namespace), NULL, &items, NULL, &st);
 	if (r < 0) {
 		fprintf(stderr, "kubectl-bulwark: listing ExecSessions: %s\n", strerror(-r));
 		kube_client_free(c);

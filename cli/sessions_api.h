@@ -5,7 +5,6 @@
 
 #include "kube/client.h"
 
-extern const struct kube_resource CLI_RES_EXECSESSIONS;
 
 /* Prints the sessions of ns (NULL: the kubeconfig context's namespace), or of every namespace. */
 int cli_sessions_api(const char *kubeconfig, const char *context, const char *ns, bool all_ns);

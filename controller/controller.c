@@ -20,9 +20,6 @@
 #include "log.h"
 #include "policy/policy.h"
 
-const struct kube_resource BULWARK_RES_POLICIES = {"bulwark.dev", "v1alpha1", "bulwarkpolicies",
-						   true};
-
 /* ---- informer handlers: compute keys, enqueue, nothing more ------------------------------ */
 
 static void enqueue(struct controller *c, const char *prefix, const char *key)

@@ -8,6 +8,8 @@
  * front of the replicas routes agents to it. */
 #pragma once
 
+#include "bulwark_resources.h"
+
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -41,8 +43,6 @@ struct controller_config {
 	unsigned heartbeat_s;	 /* default 10 */
 	size_t stream_queue_max; /* messages queued per agent before it is dropped, default 4096 */
 };
-
-extern const struct kube_resource BULWARK_RES_POLICIES;
 
 struct controller_metrics {
 	struct metric *reconcile_seconds;

@@ -13,11 +13,6 @@
 #define MAX_ATTEMPTS 8
 #define QUEUE_MAX    4096
 
-const struct kube_resource KUBE_RES_EXECSESSIONS = {.group = "bulwark.dev",
-						    .version = "v1alpha1",
-						    .plural = "execsessions",
-						    .namespaced = true};
-
 static const char *sget(const json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -202,7 +197,7 @@ static int put_status(struct execsession_sync *s, const char *ns, const char *na
 {
 	for (int tries = 0; tries < 5; tries++) {
 		json_t *obj = NULL;
-		int r = kube_get(s->client, &KUBE_RES_EXECSESSIONS, ns, name, &obj, NULL);
+		int r = kube_get(s->client, &BULWARK_RES_EXECSESSIONS, ns, name, &obj, NULL);
 		if (r < 0)
 			return r;
 		const char *phase = sget(json_object_get(obj, "status"), "phase");
@@ -216,7 +211,7 @@ static int put_status(struct execsession_sync *s, const char *ns, const char *na
 			json_object_set_new(obj, "status", st);
 		}
 		json_object_update(st, (json_t *)status);
-		r = kube_update_status(s->client, &KUBE_RES_EXECSESSIONS, ns, obj, NULL, NULL);
+		r = kube_update_status(s->client, &BULWARK_RES_EXECSESSIONS, ns, obj, NULL, NULL);
 		json_decref(obj);
 		if (r != -ESTALE)
 			return r;
@@ -228,7 +223,7 @@ static int do_start(struct execsession_sync *s, struct job *j)
 {
 	json_t *items = NULL;
 	struct kube_list_options lo = {.max_items = 10000};
-	int r = kube_list(s->client, &KUBE_RES_EXECSESSIONS, j->ns, &lo, &items, NULL, NULL);
+	int r = kube_list(s->client, &BULWARK_RES_EXECSESSIONS, j->ns, &lo, &items, NULL, NULL);
 	if (r < 0)
 		return r;
 	struct execsession_match_key k = {.pod = j->pod,
@@ -247,8 +242,8 @@ static int do_start(struct execsession_sync *s, struct job *j)
 		if (r == 0) {
 			json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
 						  EXECSESSION_ANNOTATION_RECORDING, j->id);
-			int pr = patch ? kube_patch_merge(s->client, &KUBE_RES_EXECSESSIONS, j->ns,
-							  name, patch, NULL, NULL)
+			int pr = patch ? kube_patch_merge(s->client, &BULWARK_RES_EXECSESSIONS,
+							  j->ns, name, patch, NULL, NULL)
 				       : -ENOMEM;
 			json_decref(patch);
 			if (pr < 0)
@@ -274,7 +269,7 @@ static int do_start(struct execsession_sync *s, struct job *j)
 		json_object_set_new(status, "phase", json_string("Claimed"));
 	}
 	json_decref(items);
-	r = kube_create(s->client, &KUBE_RES_EXECSESSIONS, j->ns, j->object, NULL, NULL);
+	r = kube_create(s->client, &BULWARK_RES_EXECSESSIONS, j->ns, j->object, NULL, NULL);
 	if (r < 0 && r != -EEXIST)
 		return r;
 	r = put_status(s, j->ns, j->id, j->status, NULL);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "bulwark_resources.h"
 #include "kube/client.h"
 #include "nodeagent/execrec.h"
 
@@ -25,8 +26,6 @@
 #define EXECSESSION_MATCH_AFTER_S	 10
 #define EXECSESSION_ANNOTATION_RECORDING "bulwark.dev/recording"
 #define EXECSESSION_ANNOTATION_ORIGIN	 "bulwark.dev/origin"
-
-extern const struct kube_resource KUBE_RES_EXECSESSIONS;
 
 struct execsession_match_key {
 	const char *pod, *container, *node;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulwark_resources.h"
 #include "cleanup.h"
 #include "kube/client.h"
 #include "log.h"
@@ -24,8 +25,6 @@
 #define SESSION_ARG_MAX	    4096
 #define SESSION_GROUPS_MAX  256
 #define SESSION_USER_MAX    1024
-
-static const struct kube_resource execsessions = {"bulwark.dev", "v1alpha1", "execsessions", true};
 
 static int kube_get_pod(struct webhook *w, const char *ns, const char *name, json_t **ret,
 			char *errbuf, size_t size)
@@ -42,7 +41,7 @@ static int kube_create_session(struct webhook *w, const char *ns, const json_t *
 {
 	struct kube_status st = {0};
 	json_auto_t *created = NULL;
-	int r = kube_create(w->client, &execsessions, ns, session, &created, &st);
+	int r = kube_create(w->client, &BULWARK_RES_EXECSESSIONS, ns, session, &created, &st);
 	if (r == -EEXIST)
 		return 0; /* the same request reviewed twice: its session exists */
 	if (r < 0) {
@@ -52,7 +51,7 @@ static int kube_create_session(struct webhook *w, const char *ns, const json_t *
 	/* Status is a subresource: the phase is written in a second step. */
 	if (json_object_set_new(created, "status", json_pack("{s:s}", "phase", "Requested")) < 0)
 		return -ENOMEM;
-	r = kube_update_status(w->client, &execsessions, ns, created, NULL, &st);
+	r = kube_update_status(w->client, &BULWARK_RES_EXECSESSIONS, ns, created, NULL, &st);
 	if (r < 0)
 		/* The session and its identity are recorded; the agent sets the phase anyway. */
 		log_warn("cannot set an ExecSession's phase to Requested, ignoring", "namespace",

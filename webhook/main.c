@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bulwark_resources.h"
 #include "cli.h"
 #include "httpd.h"
 #include "kube/client.h"
@@ -312,9 +313,6 @@ static void *cert_thread(void *arg)
 
 /* ---- the policy informer ------------------------------------------------------------------- */
 
-static const struct kube_resource bulwarkpolicies = {"bulwark.dev", "v1alpha1", "bulwarkpolicies",
-						     true};
-
 static void *loop_thread(void *loop)
 {
 	int r = kube_loop_run(loop);
@@ -450,7 +448,7 @@ int main(int argc, char **argv)
 		log_error(-ENOMEM, "out of memory");
 		goto out;
 	}
-	struct kube_reflector_options ro = {.resource = &bulwarkpolicies, .informer = inf};
+	struct kube_reflector_options ro = {.resource = &BULWARK_RES_POLICIES, .informer = inf};
 	if ((r = kube_reflector_new(loop, client, &ro, &refl)) < 0 ||
 	    (r = kube_reflector_start(refl)) < 0) {
 		log_error(r, "cannot start watching BulwarkPolicies");
