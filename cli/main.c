@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli/explain.h"
 #include "cli/recordings.h"
 #include "cli/sessions_api.h"
 #include "cli/web.h"
@@ -15,7 +16,8 @@
 static const char usage[] =
 	"Usage: kubectl-bulwark COMMAND [OPTIONS] [SESSION]\n"
 	"\n"
-	"The kubectl plugin for auditors: recorded kubectl exec sessions.\n"
+	"The kubectl plugin for auditors and operators: recorded kubectl exec sessions, and the\n"
+	"effective policy of a pod.\n"
 	"\n"
 	"Commands:\n"
 	"  sessions                 list sessions: age, namespace/pod, container, user, command,\n"
@@ -24,6 +26,9 @@ static const char usage[] =
 	"  replay --web SESSION     serve a page with the asciinema web player on 127.0.0.1\n"
 	"  export SESSION -o FILE   write the session as an asciicast v2 file\n"
 	"  verify SESSION           recompute the hash chain; report the first changed record\n"
+	"  explain pod/NAME         the policies selecting a pod and what they make of it: the\n"
+	"                           seccomp profile, and which policy allowed or denied each\n"
+	"                           syscall they name; network, Landlock and exec in brief\n"
 	"\n"
 	"Options:\n"
 	"      --recordings-dir DIR read recordings from DIR (on the node, or a copy)\n"
@@ -48,6 +53,7 @@ static const char usage[] =
 	"Exit status: 0 success, 1 verify found a changed recording, 2 usage, 3 other errors.\n"
 	"\n"
 	"Examples:\n"
+	"  kubectl bulwark explain pod/web-1 -n shop\n"
 	"  kubectl bulwark sessions -A\n"
 	"  kubectl bulwark sessions --recordings-dir /var/lib/bulwark/recordings\n"
 	"  kubectl bulwark replay --recordings-dir DIR node1-0001a2b3c4d5e6f7 --speed 2 "
@@ -156,13 +162,19 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error(prog,
-				       "a command is needed: sessions, replay, export, verify");
+		return cli_usage_error(
+			prog, "a command is needed: sessions, replay, export, verify, explain");
 	const char *cmd = argv[optind++];
 	const char *session = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc)
 		return cli_usage_error(prog, "unexpected argument %s", argv[optind]);
 
+	if (!strcmp(cmd, "explain")) {
+		if (!session || strncmp(session, "pod/", 4) != 0 || !session[4])
+			return cli_usage_error(prog, "explain takes pod/NAME");
+		int r = cli_explain_api(kubeconfig, context, ns, session + 4, stdout);
+		return r < 0 ? fail(r, "explaining", session) : 0;
+	}
 	if (!strcmp(cmd, "sessions")) {
 		if (session)
 			return cli_usage_error(prog, "sessions takes no SESSION");
