@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cli/explain.h"
+#include "cli/flows.h"
 #include "cli/recordings.h"
 #include "cli/sessions_api.h"
 #include "cli/web.h"
@@ -26,6 +27,9 @@ static const char usage[] =
 	"  replay --web SESSION     serve a page with the asciinema web player on 127.0.0.1\n"
 	"  export SESSION -o FILE   write the session as an asciicast v2 file\n"
 	"  verify SESSION           recompute the hash chain; report the first changed record\n"
+	"  flows [pod/NAME]         recent network flows the node agent sampled (allowed, denied,\n"
+	"                           audited), through the API server's proxy to the agent on\n"
+	"                           the pod's node (--node for all its pods, --agent URL direct)\n"
 	"  explain pod/NAME         the policies selecting a pod and what they make of it: the\n"
 	"                           seccomp profile, and which policy allowed or denied each\n"
 	"                           syscall they name; network, Landlock and exec in brief\n"
@@ -44,6 +48,9 @@ static const char usage[] =
 	"      --player-dir DIR     --web: where asciinema-player.min.js is (default: the "
 	"build's)\n"
 	"  -o, --output FILE        export: the file to write (never overwritten)\n"
+	"      --agent URL          flows: ask this agent directly (e.g. http://127.0.0.1:9443)\n"
+	"      --node NAME          flows: every pod of this node's agent\n"
+	"      --limit N            flows: at most N flows, newest (default 100)\n"
 	"      --digest sha256:HEX  verify: the digest kept off the node (ExecSession status)\n"
 	"      --json               verify: print the verdict as JSON\n"
 	"  -h, --help               show this help and exit\n"
@@ -54,6 +61,7 @@ static const char usage[] =
 	"\n"
 	"Examples:\n"
 	"  kubectl bulwark explain pod/web-1 -n shop\n"
+	"  kubectl bulwark flows pod/web-1 -n shop --limit 20\n"
 	"  kubectl bulwark sessions -A\n"
 	"  kubectl bulwark sessions --recordings-dir /var/lib/bulwark/recordings\n"
 	"  kubectl bulwark replay --recordings-dir DIR node1-0001a2b3c4d5e6f7 --speed 2 "
@@ -74,6 +82,9 @@ enum {
 	OPT_PORT,
 	OPT_SERVE,
 	OPT_PLAYER,
+	OPT_AGENT,
+	OPT_NODE,
+	OPT_LIMIT,
 };
 
 static const char prog[] = "kubectl-bulwark";
@@ -103,10 +114,14 @@ int main(int argc, char **argv)
 		{"port", required_argument, NULL, OPT_PORT},
 		{"serve-seconds", required_argument, NULL, OPT_SERVE},
 		{"player-dir", required_argument, NULL, OPT_PLAYER},
+		{"agent", required_argument, NULL, OPT_AGENT},
+		{"node", required_argument, NULL, OPT_NODE},
+		{"limit", required_argument, NULL, OPT_LIMIT},
 		{0},
 	};
 	const char *dir = NULL, *kubeconfig = NULL, *context = NULL, *ns = NULL, *output = NULL,
-		   *digest = NULL;
+		   *digest = NULL, *agent = NULL, *node = NULL;
+	size_t limit = 100;
 	bool all_ns = false, json = false, web = false;
 	struct web_opts wo = {0};
 	struct replay_opts ro = {.speed = 1.0};
@@ -115,6 +130,14 @@ int main(int argc, char **argv)
 		char *end;
 		switch (opt) {
 		case OPT_DIR: dir = optarg; break;
+		case OPT_AGENT: agent = optarg; break;
+		case OPT_NODE: node = optarg; break;
+		case OPT_LIMIT:
+			limit = strtoul(optarg, &end, 10);
+			if (*end || limit < 1 || limit > 10000)
+				return cli_usage_error(prog, "--limit takes 1..10000, not %s",
+						       optarg);
+			break;
 		case OPT_KUBECONFIG: kubeconfig = optarg; break;
 		case OPT_CONTEXT: context = optarg; break;
 		case 'n': ns = optarg; break;
@@ -163,12 +186,26 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error(
-			prog, "a command is needed: sessions, replay, export, verify, explain");
+			prog,
+			"a command is needed: sessions, replay, export, verify, explain, flows");
 	const char *cmd = argv[optind++];
 	const char *session = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc)
 		return cli_usage_error(prog, "unexpected argument %s", argv[optind]);
 
+	if (!strcmp(cmd, "flows")) {
+		if (session && (strncmp(session, "pod/", 4) != 0 || !session[4]))
+			return cli_usage_error(prog, "flows takes pod/NAME or nothing");
+		struct flows_options fo = {.kubeconfig = kubeconfig,
+					   .context = context,
+					   .ns = ns,
+					   .pod = session ? session + 4 : NULL,
+					   .node = node,
+					   .agent_url = agent,
+					   .limit = limit};
+		int r = cli_flows(&fo, stdout);
+		return r < 0 ? 3 : 0;
+	}
 	if (!strcmp(cmd, "explain")) {
 		if (!session || strncmp(session, "pod/", 4) != 0 || !session[4])
 			return cli_usage_error(prog, "explain takes pod/NAME");

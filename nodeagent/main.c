@@ -19,6 +19,7 @@
 #include "kube/config.h"
 #include "nodeagent/cgroup_watch.h"
 #include "nodeagent/exec_applier.h"
+#include "nodeagent/flow_log.h"
 #include "nodeagent/netpolicy.h"
 #include "nodeagent/network_applier.h"
 #include "nodeagent/probes.h"
@@ -49,7 +50,9 @@ static const char usage[] =
 	"                             /var/lib/bulwark/recordings)\n"
 	"      --kubeconfig FILE      API access for ExecSession objects (default: in-cluster\n"
 	"                             when running in a pod; without either, recordings only)\n"
-	"      --metrics-listen A:P   serve /metrics, /healthz, /readyz (default 0.0.0.0:9443)\n"
+	"      --metrics-listen A:P   serve /metrics, /healthz, /readyz and /flows (recent "
+	"network\n"
+	"                             flows, ?pod=NS/NAME&limit=N) (default 0.0.0.0:9443)\n"
 	"      --tls-cert FILE, --tls-key FILE\n"
 	"                             serve them over HTTPS (plain HTTP without)\n"
 	"      --simulate             speak the stream and ACK without touching the kernel\n"
@@ -273,6 +276,28 @@ static int serve_readyz(const struct httpd_request *req, struct httpd_response *
 	return buf_append_str(&resp->body, "{\"status\":\"ready\"}");
 }
 
+/* GET /flows?pod=NS/NAME&limit=N: the newest sampled flows from the flow log, oldest first. */
+static int serve_flows(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+{
+	struct agent *a = ud;
+	const char *limit_s = httpd_request_query(req, "limit");
+	long limit = limit_s ? strtol(limit_s, NULL, 10) : 100;
+	if (limit < 1 || limit > FLOW_LOG_TAIL_MAX)
+		return httpd_respond_error(resp, 400, "limit must be 1..%d", FLOW_LOG_TAIL_MAX);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/flows.jsonl", a->state_dir);
+	json_t *flows;
+	int r = flow_log_tail(path, httpd_request_query(req, "pod"), (size_t)limit, &flows);
+	if (r < 0)
+		return httpd_respond_error(resp, 500, "reading the flow log: %s", strerror(-r));
+	json_t *body = json_pack("{s:s,s:o}", "node", a->node, "flows", flows);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	r = text ? buf_append_str(&resp->body, text) : -ENOMEM;
+	free(text);
+	return r;
+}
+
 static int start_metrics_server(struct agent *a, struct httpd **ret)
 {
 	char host[256];
@@ -293,6 +318,7 @@ static int start_metrics_server(struct agent *a, struct httpd **ret)
 	httpd_route(h, "GET", "/metrics", serve_metrics, a);
 	httpd_route(h, "GET", "/healthz", serve_healthz, a);
 	httpd_route(h, "GET", "/readyz", serve_readyz, a);
+	httpd_route(h, "GET", "/flows", serve_flows, a);
 	r = httpd_start(h);
 	if (r < 0) {
 		httpd_free(h);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "nodeagent/flow_log.h"
 #include "nodeagent/netpolicy.h"
 
 struct network_applier {
@@ -230,8 +231,6 @@ out:
 	pthread_mutex_unlock(&n->lock);
 }
 
-#define FLOW_LOG_MAX (16u << 20)
-
 static void flow_to_json(const struct netpolicy_flow_event *e, void *userdata)
 {
 	static const char *const dirs[] = {"egress", "ingress"};
@@ -263,14 +262,8 @@ int network_applier_drain_flows(struct network_applier *n, const char *log_path)
 		pthread_mutex_unlock(&n->lock);
 		return 0;
 	}
-	struct stat st;
-	if (stat(log_path, &st) == 0 && (size_t)st.st_size > FLOW_LOG_MAX) {
-		char old[4096];
-		snprintf(old, sizeof(old), "%s.1", log_path);
-		rename(log_path, old);
-	}
 	int r;
-	FILE *f = fopen(log_path, "ae");
+	FILE *f = flow_log_open_append(log_path);
 	if (!f) {
 		r = -errno;
 	} else {
