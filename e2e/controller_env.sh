@@ -10,7 +10,6 @@
 CONTROLLER=$BUILD/bin/bulwark-controller
 CTRL_AGENT=$BUILD/e2e/ctrl-agent
 [ -x "$CONTROLLER" ] || fail "$CONTROLLER is not built (make test-build)"
-[ -x "$CTRL_AGENT" ] || fail "$CTRL_AGENT is not built (make test-build)"
 
 declare -A CTRL_PID CTRL_URL CTRL_METRICS AGENT_PID
 CTRL_DIR=
@@ -76,6 +75,7 @@ ctrl_ready() { curl -sf "${CTRL_METRICS[$1]}/readyz" >/dev/null; }
 agent_start() {
 	local name=$1 url=$2
 	shift 2
+	[ -x "$CTRL_AGENT" ] || fail "$CTRL_AGENT is not built (make test-build)"
 	"$CTRL_AGENT" --controller "$url" --ca "$CTRL_DIR/ca.crt" --token-dir "$CTRL_DIR/tokens" \
 		"$@" >"$CTRL_DIR/$name.out" 2>"$CTRL_DIR/$name.err" &
 	AGENT_PID[$name]=$!

@@ -53,8 +53,12 @@ json_t *execsession_find_requested(const json_t *items, const struct execsession
 		const char *node = sget(spec, "node");
 		if (phase && strcmp(phase, "Requested") != 0)
 			continue;
-		if (!streq(sget(spec, "pod"), k->pod) ||
-		    !streq(sget(spec, "container"), k->container))
+		if (!streq(sget(spec, "pod"), k->pod))
+			continue;
+		/* The agent sees container cgroups, not container names (exec_applier's resolve),
+		 * so a session without a name matches the request for any container of the pod;
+		 * the command and the time still have to match. */
+		if (k->container && *k->container && !streq(sget(spec, "container"), k->container))
 			continue;
 		if (node && *node && !streq(node, k->node))
 			continue;

@@ -65,6 +65,34 @@ static void test_match_picks_oldest_requested(void **state)
 	json_decref(items);
 }
 
+/* The agent names a session's pod but not its container: such a session claims the request
+ * for any container of the pod, still only with the same command and in the time window. */
+static void test_match_without_container_name(void **state)
+{
+	json_t *items = json_array();
+	json_array_append_new(items, requested("other-cmd", "2026-11-21T11:59:59Z", "web", "app",
+					       "n1", "Requested", "bash"));
+	json_array_append_new(items, requested("other-pod", "2026-11-21T11:59:59Z", "db", "app",
+					       "n1", "Requested", "sh"));
+	json_array_append_new(items, requested("side", "2026-11-21T12:00:01Z", "web", "side", "n1",
+					       "Requested", "sh"));
+	json_t *cmd = json_pack("[s,s]", "sh", "-i");
+	struct execsession_match_key k = {.pod = "web",
+					  .container = "",
+					  .node = "n1",
+					  .command = cmd,
+					  .start_unix_us = START_US};
+	json_t *m = execsession_find_requested(items, &k);
+	assert_non_null(m);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(m, "metadata"), "name")), "side");
+	/* A named container still has to be the requested one. */
+	k.container = "app";
+	assert_null(execsession_find_requested(items, &k));
+	json_decref(cmd);
+	json_decref(items);
+}
+
 static void test_objects_and_status(void **state)
 {
 	struct execrec_identity who = {.namespace = "prod", .pod = "web-0", .container = "app"};
@@ -121,6 +149,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_match_picks_oldest_requested),
+		cmocka_unit_test(test_match_without_container_name),
 		cmocka_unit_test(test_objects_and_status),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

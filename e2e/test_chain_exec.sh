@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The exec-recording chain, as a user sees it: `kubectl apply` of a BulwarkPolicy with
+# execRecording.enabled → the controller pushes it → the real agent records exec sessions
+# into that pod → someone opens an interactive shell in the container (the node harness's exec,
+# the same `runc exec -t` with a console socket a CRI shim does, driven through a real pty) and
+# types commands → the recording is on the node, `kubectl bulwark sessions` lists it, `verify`
+# passes (also against the digest kept in the ExecSession), `replay` shows what was typed and
+# what the terminal showed, and an ExecSession object records the session as Completed. Before
+# the session, `kubectl exec` through the apiserver makes the webhook record who asked (the
+# request stops there: no kubelet); the agent claims that very ExecSession for the recording.
+# A pod without the policy is not recorded.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "$0")/lib.sh"
+# shellcheck source=stack.sh
+source "$(dirname "$0")/stack.sh"
+
+check() { tap_check "$@" || true; }
+not() { ! "$@"; }
+CLI=$BUILD/bin/kubectl-bulwark
+[ -x "$CLI" ] || fail "$CLI is not built (make test-build)"
+
+stack_start chain-exec
+ns=$TEST_NS
+
+kubectl -n "$ns" apply -f - >/dev/null <<'EOF' || fail "cannot apply the policy"
+apiVersion: bulwark.dev/v1alpha1
+kind: BulwarkPolicy
+metadata: {name: audited}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  execRecording: {enabled: true}
+EOF
+for p in db other; do
+	kubectl -n "$ns" apply -f - >/dev/null <<EOF || fail "cannot create pod $p"
+apiVersion: v1
+kind: Pod
+metadata: {name: $p, labels: {app: $p}}
+spec:
+  nodeName: $HARNESS_NODE
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox, command: [sh, -c, "trap 'exit 0' TERM; while :; do sleep 0.2; done"]}]
+EOF
+done
+stack_pod_wait db || fail "pod db never ran"
+stack_pod_wait other || fail "pod other never ran"
+enforced() {
+	[ "$(kubectl -n "$ns" get bwp audited -o jsonpath='{.status.nodesEnforced}')" = 1 ]
+}
+wait_for 30 enforced || fail "the policy was never enforced: $(kubectl -n "$ns" get bwp audited -o json | jq -c .status)"
+
+# kubectl exec goes through the apiserver, whose admission asks the webhook: it records who
+# asked in a Requested ExecSession. This control plane has no kubelet to connect to, so the
+# request ends there, and the node harness then runs the session the way the kubelet would.
+requested() { kubectl -n "$ns" get bwes -o json | jq -c '.items[] | select(.status.phase == "Requested")'; }
+# Until the webhook's cache has the policy, an exec is not recorded: ask again until it is.
+ask() {
+	asked=$("$KUBECTL" --kubeconfig="$KUBECONFIG" -n "$ns" exec db -c c -i -- sh </dev/null 2>&1) || true
+	[ -n "$(requested)" ]
+}
+for _ in $(seq 15); do
+	if ask; then break; fi
+	sleep 1
+done
+req=$(requested)
+check "kubectl exec: the webhook recorded the request (user $(jq -r .spec.user.username <<<"$req"))" \
+	jq -e '.spec.pod == "db" and .spec.container == "c" and .spec.command == ["sh"]
+	       and .spec.user.username == "kubernetes-admin"' <<<"$req"
+grep -q 10250 <<<"$asked" || printf '# kubectl exec said: %s\n' "$asked"
+
+mark=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+# session POD MARK: types two commands into a shell in POD; prints what the terminal showed.
+session() {
+	stack_shell "$1" --type "echo typed-$2 | tr a-z A-Z" --wait "TYPED-${2^^}" \
+		--type "cat /etc/hostname" --wait "$1"
+}
+shown=$(session db "$mark") || fail "the interactive session failed: $shown"
+check "the shell ran the typed command (the terminal showed TYPED-${mark^^})" grep -q "TYPED-${mark^^}" <<<"$shown"
+session other "other$mark" >/dev/null || fail "the session in the unrecorded pod failed"
+
+cli() { "$CLI" --recordings-dir "$AGENT_RECORDINGS" "$@"; }
+# The recorder finishes a session a second after its end, when nothing more arrived; verify
+# passes once the chain has its trailer.
+recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null | sed 's/\.cast$//' | head -n 1; }
+finished() { id=$(recording) && [ -n "$id" ] && cli verify "$id" >/dev/null; }
+wait_for 30 finished || true
+
+listing=$(cli sessions 2>&1) || true
+printf '%s\n' "$listing" | sed 's/^/# /'
+check "kubectl bulwark sessions lists one session, in $ns/db" bash -c \
+	"[ \$(grep -c '$ns/db' <<<\"\$1\") = 1 ]" _ "$listing"
+check "the unrecorded pod has no session" not grep -q "$ns/other" <<<"$listing"
+id=$(recording)
+check "the recording is named <node>-<id> ($id)" grep -q "^$HARNESS_NODE-" <<<"$id"
+check "kubectl bulwark verify: the hash chain holds" cli verify "$id"
+replay=$(cli replay "$id" --speed 1000 --idle-limit 0.01 2>&1) || true
+check "replay shows what was typed (echo typed-$mark)" grep -q "echo typed-$mark" <<<"$replay"
+check "replay shows what the terminal showed (TYPED-${mark^^})" grep -q "TYPED-${mark^^}" <<<"$replay"
+check "the recording's log has the typed command's execs (tr a-z A-Z)" jq -se \
+	'[.[] | select(.type == "exec" and .argv == ["tr", "a-z", "A-Z"])] | length == 1' "$AGENT_RECORDINGS/$id.log"
+
+es() { kubectl -n "$ns" get bwes -o json | jq -c --arg id "$id" '.items[] | select(.metadata.name == $id or .metadata.annotations["bulwark.dev/recording"] == $id)'; }
+completed() { es | jq -e '.status.phase == "Completed" and (.status.digest // "" | startswith("sha256:"))' >/dev/null; }
+wait_for 20 completed || true
+obj=$(es)
+printf '# %s\n' "$obj"
+check "an ExecSession exists for the recording, phase Completed, digest set" completed
+# shellcheck disable=SC2016 # jq variables
+check "the agent claimed the webhook's request: same object, the user who asked" jq -e \
+	--arg name "$(jq -r .metadata.name <<<"$req")" --arg id "$id" \
+	'.metadata.name == $name and .metadata.annotations["bulwark.dev/recording"] == $id
+	 and .spec.user.username == "kubernetes-admin" and .spec.pod == "db" and .spec.container == "c"' <<<"$obj"
+check "no other ExecSession was made for it" test "$(kubectl -n "$ns" get bwes -o name | wc -l)" = 1
+digest=$(jq -r .status.digest <<<"$obj")
+check "verify against the ExecSession's digest ($digest)" cli verify "$id" --digest "$digest"
+check "kubectl get bwes shows it Completed" bash -c \
+	"'$KUBECTL' --kubeconfig='$KUBECONFIG' -n $ns get bwes | grep -q Completed"
+
+# A changed recording is caught: flip one byte of a copy of the cast.
+copy=$STACK_DIR/tampered
+mkdir -p "$copy"
+cp "$AGENT_RECORDINGS/$id".* "$copy/"
+sed -i "s/TYPED-${mark^^}/TYPED-XXXXXX/" "$copy/$id.cast"
+check "verify finds a changed copy of the recording (exit 1)" bash -c \
+	"'$CLI' --recordings-dir '$copy' verify '$id' >/dev/null 2>&1; [ \$? = 1 ]"
+tap_done
