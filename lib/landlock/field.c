@@ -44,3 +44,28 @@ int landlock_check_array(const json_t *a, const char *field, size_t max, bool no
 				       json_array_size(a));
 	return 0;
 }
+
+int landlock_rights_from_json(const json_t *a, enum landlock_kind kind, const char *field,
+			      bool nonempty, uint64_t *ret, struct field_error *err)
+{
+	int r = landlock_check_array(a, field, 64, nonempty, err);
+	if (r < 0)
+		return r;
+	uint64_t bits = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach (a, i, v) {
+		landlock_field_t f;
+		uint64_t bit;
+		landlock_field(f, field, "", (long)i);
+		if (!json_is_string(v))
+			return field_error_set(err, f, "must be a string");
+		if (landlock_right_from_name(kind, json_string_value(v), &bit) < 0)
+			return field_error_set(err, f, "unknown %s \"%.64s\"; known: %s",
+					       landlock_kind_noun(kind), json_string_value(v),
+					       landlock_kind_names(kind));
+		bits |= bit;
+	}
+	*ret = bits;
+	return 0;
+}

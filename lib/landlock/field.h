@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "landlock/access.h"
 
 typedef char landlock_field_t[256];
 
@@ -22,3 +23,8 @@ int landlock_check_keys(const json_t *obj, const char *field, const char *const 
 /* -EINVAL unless a is an array of at most max items, and not empty when nonempty is set. */
 int landlock_check_array(const json_t *a, const char *field, size_t max, bool nonempty,
 			 struct field_error *err);
+
+/* An array of access-right names of one kind (at most 64, non-empty when nonempty is set) as
+ * bits; an unknown name is an error that lists the known ones. */
+int landlock_rights_from_json(const json_t *a, enum landlock_kind kind, const char *field,
+			      bool nonempty, uint64_t *ret, struct field_error *err);

@@ -13,97 +13,57 @@
 
 #define MAX_POLICY_RULES 256 /* filesystem or network rules in one policy */
 
-static int rights_of(const json_t *a, enum landlock_kind kind, const char *field, bool nonempty,
-		     uint64_t *ret, struct field_error *err)
+/* One item of a rule's list: a path (filesystem rules) or a port (network rules). */
+typedef int (*item_check_fn)(const json_t *v, const char *field, struct field_error *err);
+
+static int check_path(const json_t *v, const char *field, struct field_error *err)
 {
-	int r = landlock_check_array(a, field, 64, nonempty, err);
-	if (r < 0)
-		return r;
-	uint64_t bits = 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach (a, i, v) {
-		landlock_field_t f;
-		uint64_t bit;
-		landlock_field(f, field, "", (long)i);
-		if (!json_is_string(v))
-			return field_error_set(err, f, "must be a string");
-		if (landlock_right_from_name(kind, json_string_value(v), &bit) < 0)
-			return field_error_set(err, f, "unknown %s \"%.64s\"; known: %s",
-					       landlock_kind_noun(kind), json_string_value(v),
-					       landlock_kind_names(kind));
-		bits |= bit;
-	}
-	*ret = bits;
+	char reason[512];
+	if (!json_is_string(v))
+		return field_error_set(err, field, "must be a string");
+	if (landlock_path_check(json_string_value(v), reason, sizeof(reason)) < 0)
+		return field_error_set(err, field, "%s", reason);
 	return 0;
 }
 
-static int validate_fs_rule(const json_t *o, const char *field, struct field_error *err)
+static int check_port(const json_t *v, const char *field, struct field_error *err)
 {
-	static const char *const keys[] = {"paths", "access", NULL};
-	landlock_field_t f;
-	uint64_t bits;
-	int r;
-	if (!json_is_object(o))
-		return field_error_set(err, field, "must be an object");
-	r = landlock_check_keys(o, field, keys, err);
-	if (r < 0)
-		return r;
-	const json_t *paths = json_object_get(o, "paths");
-	const json_t *access = json_object_get(o, "access");
-	if (!paths)
-		return field_error_set(err, landlock_field(f, field, "paths", -1), "is required");
-	if (!access)
-		return field_error_set(err, landlock_field(f, field, "access", -1), "is required");
-	r = landlock_check_array(paths, landlock_field(f, field, "paths", -1),
-				 LANDLOCK_MAX_RULE_ITEMS, true, err);
-	if (r < 0)
-		return r;
-	size_t i;
-	json_t *v;
-	json_array_foreach (paths, i, v) {
-		char reason[512];
-		landlock_field(f, field, "paths", (long)i);
-		if (!json_is_string(v))
-			return field_error_set(err, f, "must be a string");
-		if (landlock_path_check(json_string_value(v), reason, sizeof(reason)) < 0)
-			return field_error_set(err, f, "%s", reason);
-	}
-	return rights_of(access, LANDLOCK_KIND_FS, landlock_field(f, field, "access", -1), true,
-			 &bits, err);
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
+		return field_error_set(err, field, "must be an integer 0..65535");
+	return 0;
 }
 
-static int validate_net_rule(const json_t *o, const char *field, struct field_error *err)
+/* {ITEMS: [...], access: [...]}: the shape both filesystem and network rules have. */
+static int validate_rule(const json_t *o, const char *field, const char *items_key,
+			 item_check_fn check_item, enum landlock_kind kind, struct field_error *err)
 {
-	static const char *const keys[] = {"ports", "access", NULL};
+	const char *const keys[] = {items_key, "access", NULL};
 	landlock_field_t f;
 	uint64_t bits;
-	int r;
 	if (!json_is_object(o))
 		return field_error_set(err, field, "must be an object");
-	r = landlock_check_keys(o, field, keys, err);
+	int r = landlock_check_keys(o, field, keys, err);
 	if (r < 0)
 		return r;
-	const json_t *ports = json_object_get(o, "ports");
+	const json_t *items = json_object_get(o, items_key);
 	const json_t *access = json_object_get(o, "access");
-	if (!ports)
-		return field_error_set(err, landlock_field(f, field, "ports", -1), "is required");
+	if (!items)
+		return field_error_set(err, landlock_field(f, field, items_key, -1), "is required");
 	if (!access)
 		return field_error_set(err, landlock_field(f, field, "access", -1), "is required");
-	r = landlock_check_array(ports, landlock_field(f, field, "ports", -1),
+	r = landlock_check_array(items, landlock_field(f, field, items_key, -1),
 				 LANDLOCK_MAX_RULE_ITEMS, true, err);
-	if (r < 0)
-		return r;
 	size_t i;
 	json_t *v;
-	json_array_foreach (ports, i, v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 65535)
-			return field_error_set(err, landlock_field(f, field, "ports", (long)i),
-					       "must be an integer 0..65535");
+	json_array_foreach (items, i, v) {
+		if (r < 0)
+			break;
+		r = check_item(v, landlock_field(f, field, items_key, (long)i), err);
 	}
-	return rights_of(access, LANDLOCK_KIND_NET, landlock_field(f, field, "access", -1), true,
-			 &bits, err);
+	return r
+		       ?: landlock_rights_from_json(access, kind,
+						    landlock_field(f, field, "access", -1), true,
+						    &bits, err);
 }
 
 int landlock_policy_validate(const json_t *section, const char *field, struct field_error *err)
@@ -136,8 +96,8 @@ int landlock_policy_validate(const json_t *section, const char *field, struct fi
 		size_t i;
 		json_t *v;
 		json_array_foreach (rules, i, v) {
-			r = validate_fs_rule(v, landlock_field(f, field, "filesystem", (long)i),
-					     err);
+			r = validate_rule(v, landlock_field(f, field, "filesystem", (long)i),
+					  "paths", check_path, LANDLOCK_KIND_FS, err);
 			if (r < 0)
 				return r;
 		}
@@ -152,7 +112,8 @@ int landlock_policy_validate(const json_t *section, const char *field, struct fi
 		size_t i;
 		json_t *v;
 		json_array_foreach (rules, i, v) {
-			r = validate_net_rule(v, landlock_field(f, field, "network", (long)i), err);
+			r = validate_rule(v, landlock_field(f, field, "network", (long)i), "ports",
+					  check_port, LANDLOCK_KIND_NET, err);
 			if (r < 0)
 				return r;
 		}
@@ -161,8 +122,9 @@ int landlock_policy_validate(const json_t *section, const char *field, struct fi
 	const json_t *scope = json_object_get(section, "scope");
 	if (scope) {
 		uint64_t bits;
-		r = rights_of(scope, LANDLOCK_KIND_SCOPE, landlock_field(f, field, "scope", -1),
-			      false, &bits, err);
+		r = landlock_rights_from_json(scope, LANDLOCK_KIND_SCOPE,
+					      landlock_field(f, field, "scope", -1), false, &bits,
+					      err);
 		if (r < 0)
 			return r;
 	}

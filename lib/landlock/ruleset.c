@@ -12,31 +12,6 @@
 /* "namespace/name": a DNS label, a slash, a DNS subdomain. */
 #define POLICY_NAME_MAX (63 + 1 + 253)
 
-static int parse_rights(const json_t *a, enum landlock_kind kind, const char *field, uint64_t *ret,
-			struct field_error *err)
-{
-	int r = landlock_check_array(a, field, 64, true, err);
-	if (r < 0)
-		return r;
-	uint64_t bits = 0;
-	size_t i;
-	json_t *v;
-	json_array_foreach (a, i, v) {
-		landlock_field_t f;
-		uint64_t bit;
-		landlock_field(f, field, "", (long)i);
-		if (!json_is_string(v))
-			return field_error_set(err, f, "must be a string");
-		if (landlock_right_from_name(kind, json_string_value(v), &bit) < 0)
-			return field_error_set(err, f, "unknown %s \"%.64s\"; known: %s",
-					       landlock_kind_noun(kind), json_string_value(v),
-					       landlock_kind_names(kind));
-		bits |= bit;
-	}
-	*ret = bits;
-	return 0;
-}
-
 /* allowedAccess must be a subset of what the layer handles, as the kernel demands. */
 static int check_subset(const json_t *a, enum landlock_kind kind, uint64_t handled,
 			const char *field, const char *handled_key, struct field_error *err)
@@ -84,8 +59,8 @@ static int parse_handled(const json_t *a, const char *field, struct landlock_rig
 			landlock_field_t fk;
 			if (!v)
 				continue;
-			r = parse_rights(v, kinds[k], landlock_field(fk, f, keys[k], -1), &bits,
-					 err);
+			r = landlock_rights_from_json(
+				v, kinds[k], landlock_field(fk, f, keys[k], -1), true, &bits, err);
 			if (r < 0)
 				return r;
 			*dst[k] |= bits;
@@ -114,8 +89,9 @@ static int parse_path_rule(const json_t *o, const char *field, uint64_t handled_
 	if (!parent)
 		return field_error_set(err, landlock_field(f, field, "parent", -1), "is required");
 	uint64_t bits;
-	r = parse_rights(access, LANDLOCK_KIND_FS, landlock_field(f, field, "allowedAccess", -1),
-			 &bits, err);
+	r = landlock_rights_from_json(access, LANDLOCK_KIND_FS,
+				      landlock_field(f, field, "allowedAccess", -1), true, &bits,
+				      err);
 	if (r < 0)
 		return r;
 	r = check_subset(access, LANDLOCK_KIND_FS, handled_fs, f, "handledAccessFs", err);
@@ -171,8 +147,9 @@ static int parse_port_rule(const json_t *o, const char *field, uint64_t handled_
 	if (!port)
 		return field_error_set(err, landlock_field(f, field, "port", -1), "is required");
 	uint64_t bits;
-	r = parse_rights(access, LANDLOCK_KIND_NET, landlock_field(f, field, "allowedAccess", -1),
-			 &bits, err);
+	r = landlock_rights_from_json(access, LANDLOCK_KIND_NET,
+				      landlock_field(f, field, "allowedAccess", -1), true, &bits,
+				      err);
 	if (r < 0)
 		return r;
 	r = check_subset(access, LANDLOCK_KIND_NET, handled_net, f, "handledAccessNet", err);
