@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cleanup.h"
-#include "webhook/base64.h"
+#include "base64.h"
 
 static int optional_string(const json_t *parent, const char *key, const char *field,
 			   const char **ret, struct field_error *err)

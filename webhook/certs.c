@@ -18,7 +18,7 @@
 #include "fileio.h"
 #include "kube/client.h"
 #include "log.h"
-#include "webhook/base64.h"
+#include "base64.h"
 
 /* Certificates start a little in the past, so a node whose clock is slightly behind ours
  * accepts them at once. */

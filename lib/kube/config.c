@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "cleanup.h"
 #include "kube/config.h"
@@ -58,58 +59,6 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	*ret = data;
 	if (ret_len)
 		*ret_len = len;
-	return 0;
-}
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Standard base64 (RFC 4648 §4); padding optional, line breaks ignored, nothing else. */
-static int base64_decode(const char *in, char **ret, size_t *ret_len)
-{
-	size_t n = strlen(in);
-	_cleanup_free_ char *out = malloc(n / 4 * 3 + 4);
-	if (!out)
-		return -ENOMEM;
-	size_t o = 0, pad = 0;
-	unsigned acc = 0, bits = 0, digits = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == '\n' || c == '\r')
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		int v = b64_value(c);
-		if (v < 0 || pad)
-			return -EINVAL;
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		digits++;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	/* A lone trailing digit cannot encode a byte; padding must complete a quantum. */
-	if (digits % 4 == 1 || pad > 2 || (pad && (digits + pad) % 4))
-		return -EINVAL;
-	out[o] = '\0';
-	*ret_len = o;
-	*ret = TAKE_PTR(out);
 	return 0;
 }
 
@@ -342,7 +291,14 @@ static int load_blob(const json_t *obj, const char *prefix, const char *file_key
 	if (r < 0)
 		return r;
 	if (data) {
-		r = base64_decode(data, ret, ret_len);
+		struct buf decoded = BUF_INIT(strlen(data));
+		r = base64_decode_lenient_append(&decoded, data, strlen(data));
+		if (r == 0) {
+			*ret_len = decoded.len;
+			*ret = buf_steal(&decoded);
+			r = *ret ? 0 : -ENOMEM;
+		}
+		buf_free(&decoded);
 		if (r == -EINVAL)
 			return field_error_set(err, field, "not valid base64");
 		if (r == 0 && *ret_len == 0) {

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "webhook/base64.h"
+#include "base64.h"
 #include "webhook/webhook.h"
 
 #define FUZZ_MAX_INPUT (256 * 1024)

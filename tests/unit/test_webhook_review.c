@@ -15,7 +15,7 @@
 #include "kube/informer.h"
 #include "log.h"
 #include "metrics.h"
-#include "webhook/base64.h"
+#include "base64.h"
 #include "webhook/webhook.h"
 
 struct fixture {

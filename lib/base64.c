@@ -1,5 +1,5 @@
 /* Standard base64 with padding (see base64.h). */
-#include "webhook/base64.h"
+#include "base64.h"
 
 #include <errno.h>
 
@@ -66,4 +66,24 @@ int base64_decode_append(struct buf *out, const char *text, size_t len)
 			return r;
 	}
 	return len ? 0 : buf_append(out, "", 0);
+}
+
+int base64_decode_lenient_append(struct buf *out, const char *text, size_t len)
+{
+	struct buf clean = BUF_INIT(len + 3);
+	int r = 0;
+	for (size_t i = 0; i < len && r == 0; i++)
+		if (text[i] != '\n' && text[i] != '\r')
+			r = buf_append(&clean, &text[i], 1);
+	size_t digits = clean.len;
+	while (digits && buf_str(&clean)[digits - 1] == '=')
+		digits--;
+	/* Padding is optional, but padding that is there must complete the last quantum. */
+	if (r == 0 && (digits % 4 == 1 || (clean.len != digits && clean.len % 4)))
+		r = -EINVAL;
+	while (r == 0 && clean.len % 4)
+		r = buf_append(&clean, "=", 1);
+	r = r ?: base64_decode_append(out, buf_str(&clean), clean.len);
+	buf_free(&clean);
+	return r;
 }
