@@ -70,35 +70,45 @@ static int parse_handled(const json_t *a, const char *field, struct landlock_rig
 	return 0;
 }
 
-static int parse_path_rule(const json_t *o, const char *field, uint64_t handled_fs,
-			   struct landlock_path_rule *ret, struct field_error *err)
+/* What pathBeneath and netPort rules share: {allowedAccess: [...], ITEMS: [...]}, the rights
+ * a subset of what the layer handles, the items a non-empty bounded array (returned). */
+static int parse_rule_head(const json_t *o, const char *field, const char *items_key,
+			   enum landlock_kind kind, uint64_t handled, const char *handled_name,
+			   uint64_t *ret_bits, const json_t **ret_items, struct field_error *err)
 {
-	static const char *const keys[] = {"allowedAccess", "parent", NULL};
+	const char *const keys[] = {"allowedAccess", items_key, NULL};
 	landlock_field_t f;
-	int r;
 	if (!json_is_object(o))
 		return field_error_set(err, field, "must be an object");
-	r = landlock_check_keys(o, field, keys, err);
+	int r = landlock_check_keys(o, field, keys, err);
 	if (r < 0)
 		return r;
 	const json_t *access = json_object_get(o, "allowedAccess");
-	const json_t *parent = json_object_get(o, "parent");
+	const json_t *items = json_object_get(o, items_key);
 	if (!access)
 		return field_error_set(err, landlock_field(f, field, "allowedAccess", -1),
 				       "is required");
-	if (!parent)
-		return field_error_set(err, landlock_field(f, field, "parent", -1), "is required");
+	if (!items)
+		return field_error_set(err, landlock_field(f, field, items_key, -1), "is required");
+	r = landlock_rights_from_json(access, kind, landlock_field(f, field, "allowedAccess", -1),
+				      true, ret_bits, err);
+	r = r ?: check_subset(access, kind, handled, f, handled_name, err);
+	r = r
+		    ?: landlock_check_array(items, landlock_field(f, field, items_key, -1),
+					    LANDLOCK_MAX_RULE_ITEMS, true, err);
+	if (r == 0)
+		*ret_items = items;
+	return r;
+}
+
+static int parse_path_rule(const json_t *o, const char *field, uint64_t handled_fs,
+			   struct landlock_path_rule *ret, struct field_error *err)
+{
+	landlock_field_t f;
+	const json_t *parent;
 	uint64_t bits;
-	r = landlock_rights_from_json(access, LANDLOCK_KIND_FS,
-				      landlock_field(f, field, "allowedAccess", -1), true, &bits,
-				      err);
-	if (r < 0)
-		return r;
-	r = check_subset(access, LANDLOCK_KIND_FS, handled_fs, f, "handledAccessFs", err);
-	if (r < 0)
-		return r;
-	r = landlock_check_array(parent, landlock_field(f, field, "parent", -1),
-				 LANDLOCK_MAX_RULE_ITEMS, true, err);
+	int r = parse_rule_head(o, field, "parent", LANDLOCK_KIND_FS, handled_fs, "handledAccessFs",
+				&bits, &parent, err);
 	if (r < 0)
 		return r;
 
@@ -131,32 +141,11 @@ static int parse_path_rule(const json_t *o, const char *field, uint64_t handled_
 static int parse_port_rule(const json_t *o, const char *field, uint64_t handled_net,
 			   struct landlock_port_rule *ret, struct field_error *err)
 {
-	static const char *const keys[] = {"allowedAccess", "port", NULL};
 	landlock_field_t f;
-	int r;
-	if (!json_is_object(o))
-		return field_error_set(err, field, "must be an object");
-	r = landlock_check_keys(o, field, keys, err);
-	if (r < 0)
-		return r;
-	const json_t *access = json_object_get(o, "allowedAccess");
-	const json_t *port = json_object_get(o, "port");
-	if (!access)
-		return field_error_set(err, landlock_field(f, field, "allowedAccess", -1),
-				       "is required");
-	if (!port)
-		return field_error_set(err, landlock_field(f, field, "port", -1), "is required");
+	const json_t *port;
 	uint64_t bits;
-	r = landlock_rights_from_json(access, LANDLOCK_KIND_NET,
-				      landlock_field(f, field, "allowedAccess", -1), true, &bits,
-				      err);
-	if (r < 0)
-		return r;
-	r = check_subset(access, LANDLOCK_KIND_NET, handled_net, f, "handledAccessNet", err);
-	if (r < 0)
-		return r;
-	r = landlock_check_array(port, landlock_field(f, field, "port", -1),
-				 LANDLOCK_MAX_RULE_ITEMS, true, err);
+	int r = parse_rule_head(o, field, "port", LANDLOCK_KIND_NET, handled_net,
+				"handledAccessNet", &bits, &port, err);
 	if (r < 0)
 		return r;
 
