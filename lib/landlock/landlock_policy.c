@@ -208,6 +208,30 @@ static json_t *ports_json(const json_t *ports)
 	return out;
 }
 
+/* rules ({ITEMS, access} from the policy) as a landlockconfig list under key: each becomes
+ * {allowedAccess, OUT_KEY: convert(ITEMS)}. Nothing is added for an empty list. */
+static int emit_rules(json_t *layer, const char *key, const json_t *rules, enum landlock_kind kind,
+		      const char *items_key, const char *out_key,
+		      json_t *(*convert)(const json_t *))
+{
+	if (json_array_size(rules) == 0)
+		return 0;
+	json_t *list = json_array();
+	int r = add_new(layer, key, list);
+	size_t i;
+	json_t *rule;
+	json_array_foreach (rules, i, rule) {
+		if (r < 0)
+			break;
+		json_t *o = json_object();
+		uint64_t bits = rights_bits(json_object_get(rule, "access"), kind);
+		r = append_new(list, o);
+		r = r ?: add_new(o, "allowedAccess", landlock_rights_to_json(kind, bits));
+		r = r ?: add_new(o, out_key, convert(json_object_get(rule, items_key)));
+	}
+	return r;
+}
+
 static int compile_layer(const json_t *section, json_t **ret)
 {
 	json_auto_t *layer = json_object();
@@ -239,42 +263,11 @@ static int compile_layer(const json_t *section, json_t **ret)
 			return r < 0 ? r : -ENOMEM;
 	}
 
-	size_t i;
-	json_t *rule;
-	if (json_array_size(fs) > 0) {
-		json_t *list = json_array();
-		if ((r = add_new(layer, "pathBeneath", list)) < 0)
-			return r;
-		json_array_foreach (fs, i, rule) {
-			json_t *o = json_object();
-			if ((r = append_new(list, o)) < 0 ||
-			    (r = add_new(o, "allowedAccess",
-					 landlock_rights_to_json(
-						 LANDLOCK_KIND_FS,
-						 rights_bits(json_object_get(rule, "access"),
-							     LANDLOCK_KIND_FS)))) < 0 ||
-			    (r = add_new(o, "parent", paths_json(json_object_get(rule, "paths")))) <
-				    0)
-				return r;
-		}
-	}
-	if (json_array_size(net) > 0) {
-		json_t *list = json_array();
-		if ((r = add_new(layer, "netPort", list)) < 0)
-			return r;
-		json_array_foreach (net, i, rule) {
-			json_t *o = json_object();
-			if ((r = append_new(list, o)) < 0 ||
-			    (r = add_new(o, "allowedAccess",
-					 landlock_rights_to_json(
-						 LANDLOCK_KIND_NET,
-						 rights_bits(json_object_get(rule, "access"),
-							     LANDLOCK_KIND_NET)))) < 0 ||
-			    (r = add_new(o, "port", ports_json(json_object_get(rule, "ports")))) <
-				    0)
-				return r;
-		}
-	}
+	if ((r = emit_rules(layer, "pathBeneath", fs, LANDLOCK_KIND_FS, "paths", "parent",
+			    paths_json)) < 0 ||
+	    (r = emit_rules(layer, "netPort", net, LANDLOCK_KIND_NET, "ports", "port",
+			    ports_json)) < 0)
+		return r;
 	*ret = json_incref(layer);
 	return 0;
 }
