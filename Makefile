@@ -190,6 +190,12 @@ $(BUILD)/fuzz/libwebhook.a: $(call fuzz_obj,$(call comp_srcs,webhook))
 $(BUILD)/fuzz/bin/fuzz_admission_%: $(BUILD)/fuzz/tests/fuzz/fuzz_admission_%.o $(BUILD)/fuzz/libwebhook.a $(LIB_FUZZ)
 	@mkdir -p $(@D)
 	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
+# The recordings leg's parsers (agent request paths, controller stream headers) live in the
+# agent's and the controller's code; their fuzz target links just those two files.
+$(BUILD)/fuzz/bin/fuzz_agent_recordings: $(BUILD)/fuzz/tests/fuzz/fuzz_agent_recordings.o \
+		$(call fuzz_obj,controller/agent_recordings.c nodeagent/recordings_server.c) $(LIB_FUZZ)
+	@mkdir -p $(@D)
+	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
 
 test-build: all $(E2E_TOOLS) $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
 
@@ -224,7 +230,8 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # bench-NAME runs bench/NAME.sh after a build; each script prints ratios against a baseline
-# measured in the same run and writes bench/results/NAME.json.
-bench-%: deps
+# measured in the same run and writes bench/results/NAME.json. A static pattern rule: make
+# does not look up implicit rules for .PHONY targets.
+$(filter bench-%,$(MAKECMDGOALS)): bench-%: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) test-build
 	@BUILD=$(BUILD) bench/$*.sh

@@ -36,6 +36,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define PTS_MAJOR_FIRST	   136
 #define PTS_MAJOR_LAST	   143
 #define IO_RESIZE	   2 /* pending_io.dir: an ioctl(TIOCSWINSZ), not data */
+#define IO_CLOSE	   3 /* io_enter: a close() of a session's pty master */
 
 /* Set by the agent before load: 1 when pty_write()/pty_resize() are hooked with fexit, so the
  * syscall hooks leave pty masters alone. */
@@ -53,6 +54,11 @@ __u64 procs_dropped;
 __u64 procs_count;
 __u64 holders_count;
 __u64 io_count;
+/* 1 while the syscall hooks (sys_enter/sys_exit) are attached. The agent attaches them only
+ * while a session is live, because an attached raw syscall tracepoint puts every task of the
+ * node on the syscall slow path; a session whose first exec saw 0 here may have lost terminal
+ * I/O, and its EXEC event says so (ER_FLAG_BEFORE_CAPTURE). */
+__u64 capture_live;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -174,7 +180,15 @@ static __always_inline void event_send(struct scratch *sc, struct er_session *s,
 	barrier_var(len);
 	len &= 2 * ER_CHUNK - 1;
 	sc->e.len = len;
-	if (bpf_ringbuf_output(&events, sc, sizeof(sc->e) + len, 0) == 0) {
+	/* Terminal data wakes the agent only once a batch has piled up (it also drains the ring
+	 * whenever its poll times out): a wakeup per 4 KiB read costs both sides a context
+	 * switch. Other events always wake it: the adaptive default would not while unread data
+	 * sits before them. */
+	__u64 flags = BPF_RB_FORCE_WAKEUP;
+	if (sc->e.type == ER_EV_DATA &&
+	    bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < ER_WAKEUP_BYTES)
+		flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, sc, sizeof(sc->e) + len, flags) == 0) {
 		__sync_fetch_and_add(&s->events, 1);
 		return;
 	}
@@ -402,6 +416,12 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	/* The first exec is the command the runtime started: its terminal (or its stdio) is the
 	 * session's, whatever the descendants later open. */
 	if (!(s->flags & ER_SESSION_EXECED)) {
+		/* With fexit on pty_write a tty session does not need the syscall hooks. */
+		if (!capture_live && !(pty_hooks && sc->e.u.exec.has_tty)) {
+			sc->e.flags |= ER_FLAG_BEFORE_CAPTURE;
+			s->first_exec_ns = sc->e.ts_ns;
+			__sync_fetch_and_or(&s->flags, ER_SESSION_EXEC_BEFORE_CAPTURE);
+		}
 		if (sc->e.u.exec.has_tty) {
 			__u64 key = (__u64)tty;
 			if (bpf_map_update_elem(&ttys, &key, &sid, BPF_NOEXIST) == 0) {
@@ -671,7 +691,7 @@ static __always_inline int io_enter(int fd, __u64 buf, __u32 dir)
 	__u64 *psid = procs_count ? bpf_map_lookup_elem(&procs, &tgid) : NULL;
 	if (!psid) {
 		/* A runtime process: only its reads/writes/resizes of a session's pty master. */
-		if (!holders_count || (pty_hooks && dir != IO_RESIZE))
+		if (!holders_count || (pty_hooks && dir != IO_RESIZE && dir != IO_CLOSE))
 			return 0;
 		if (!bpf_map_lookup_elem(&holders, &tgid))
 			return 0;
@@ -684,6 +704,13 @@ static __always_inline int io_enter(int fd, __u64 buf, __u32 dir)
 		__u64 *tsid = bpf_map_lookup_elem(&ttys, &key);
 		if (!tsid)
 			return 0;
+		if (dir == IO_CLOSE) {
+			/* The last reference to the pty pair may go with it, and the next pty can
+			 * get the same tty_struct address: it must not be taken for this session.
+			 */
+			bpf_map_delete_elem(&ttys, &key);
+			return 0;
+		}
 		p.sid = *tsid;
 		/* Reading the master is what the terminal shows; writing it is typing. */
 		if (dir != IO_RESIZE)
@@ -694,7 +721,7 @@ static __always_inline int io_enter(int fd, __u64 buf, __u32 dir)
 	}
 	__u64 sid = *psid;
 	struct er_session *s = bpf_map_lookup_elem(&sessions, &sid);
-	if (!s || !(s->flags & ER_SESSION_EXECED))
+	if (!s || !(s->flags & ER_SESSION_EXECED) || dir == IO_CLOSE)
 		return 0;
 	p.sid = sid;
 	if (dir == IO_RESIZE) {
@@ -749,16 +776,20 @@ static __always_inline int io_exit(long ret)
 	return 0;
 }
 
-/* The raw syscall tracepoints need no tracefs and cost one compare for every other syscall. */
+/* The raw syscall tracepoints need no tracefs. While attached they force the syscall slow
+ * path on every task of the node (about 1.5-5x for a syscall-bound process), which is why the
+ * agent attaches them only while a session is live (capture_live). */
 #if defined(__TARGET_ARCH_arm64)
 #define NR_READ		 63
 #define NR_WRITE	 64
 #define NR_IOCTL	 29
+#define NR_CLOSE	 57
 #define syscall_nr(regs) BPF_CORE_READ(regs, syscallno)
 #else
 #define NR_READ		 0
 #define NR_WRITE	 1
 #define NR_IOCTL	 16
+#define NR_CLOSE	 3
 #define syscall_nr(regs) BPF_CORE_READ(regs, orig_ax)
 #endif
 
@@ -770,6 +801,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		__u64 buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 		return io_enter(fd, buf, id == NR_READ ? ER_DIR_INPUT : ER_DIR_OUTPUT);
 	}
+	if (id == NR_CLOSE)
+		return holders_count ? io_enter((int)PT_REGS_PARM1_CORE_SYSCALL(regs), 0, IO_CLOSE)
+				     : 0;
 	if (id == NR_IOCTL && (__u32)PT_REGS_PARM2_CORE_SYSCALL(regs) == TIOCSWINSZ && !pty_hooks)
 		return io_enter((int)PT_REGS_PARM1_CORE_SYSCALL(regs),
 				PT_REGS_PARM3_CORE_SYSCALL(regs), IO_RESIZE);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli/explain.h"
 #include "cli/flows.h"
+#include "cli/recording_fetch.h"
 #include "cli/recordings.h"
 #include "cli/sessions_api.h"
 #include "cli/web.h"
@@ -33,6 +34,10 @@ static const char usage[] =
 	"  explain pod/NAME         the policies selecting a pod and what they make of it: the\n"
 	"                           seccomp profile, and which policy allowed or denied each\n"
 	"                           syscall they name; network, Landlock and exec in brief\n"
+	"\n"
+	"SESSION is an ExecSession name (kubectl bulwark sessions): the recording is read through\n"
+	"the API server (recordings.bulwark.dev; RBAC: get recordings/cast, /log, /chain in its\n"
+	"namespace). With --recordings-dir it is a recording id in that directory instead.\n"
 	"\n"
 	"Options:\n"
 	"      --recordings-dir DIR read recordings from DIR (on the node, or a copy)\n"
@@ -64,6 +69,8 @@ static const char usage[] =
 	"  kubectl bulwark flows pod/web-1 -n shop --limit 20\n"
 	"  kubectl bulwark sessions -A\n"
 	"  kubectl bulwark sessions --recordings-dir /var/lib/bulwark/recordings\n"
+	"  kubectl bulwark replay -n shop es-7f3k2 --speed 2\n"
+	"  kubectl bulwark verify -n shop es-7f3k2\n"
 	"  kubectl bulwark replay --recordings-dir DIR node1-0001a2b3c4d5e6f7 --speed 2 "
 	"--idle-limit 1\n"
 	"  kubectl bulwark replay --web --recordings-dir DIR node1-0001a2b3c4d5e6f7\n"
@@ -94,6 +101,37 @@ static int fail(int err, const char *what, const char *session)
 	fprintf(stderr, "%s: %s %s: %s\n", prog, what, session ? session : "",
 		err == -ENOENT ? "no such recording" : strerror(-err));
 	return 3;
+}
+
+/* replay, replay --web, export or verify of recording id in dir: the exit status. */
+static int run_recording_command(const char *cmd, const char *dir, const char *session, bool web,
+				 struct web_opts *wo, const struct replay_opts *ro,
+				 const char *output, const char *digest, bool json)
+{
+	int r;
+	if (!strcmp(cmd, "replay") && web) {
+		char player[4096];
+		if (!wo->player_dir) {
+			r = web_default_player_dir(player, sizeof(player));
+			if (r < 0)
+				return fail(r, "finding the web player for", session);
+			wo->player_dir = player;
+		}
+		wo->speed = ro->speed;
+		wo->idle_limit = ro->idle_limit;
+		r = cli_replay_web(dir, session, wo);
+		return r < 0 ? fail(r, "serving", session) : 0;
+	}
+	if (!strcmp(cmd, "replay")) {
+		r = cli_replay(dir, session, ro, STDOUT_FILENO);
+		return r < 0 ? fail(r, "replaying", session) : 0;
+	}
+	if (!strcmp(cmd, "export")) {
+		r = cli_export(dir, session, output);
+		return r < 0 ? fail(r, "exporting", session) : 0;
+	}
+	r = cli_verify(dir, session, digest, json);
+	return r < 0 ? fail(r, "verifying", session) : r;
 }
 
 int main(int argc, char **argv)
@@ -223,36 +261,21 @@ int main(int argc, char **argv)
 		return cli_usage_error(prog, "unknown command %s", cmd);
 	if (!session)
 		return cli_usage_error(prog, "%s needs a SESSION", cmd);
-	if (!dir)
-		return cli_usage_error(
-			prog,
-			"%s needs --recordings-dir: this build reads recordings from "
-			"a directory only (see NOTES-exec.md, access design)",
-			cmd);
-	int r;
-	if (!strcmp(cmd, "replay") && web) {
-		char player[4096];
-		if (!wo.player_dir) {
-			r = web_default_player_dir(player, sizeof(player));
-			if (r < 0)
-				return fail(r, "finding the web player for", session);
-			wo.player_dir = player;
-		}
-		wo.speed = ro.speed;
-		wo.idle_limit = ro.idle_limit;
-		r = cli_replay_web(dir, session, &wo);
-		return r < 0 ? fail(r, "serving", session) : 0;
+	if (!strcmp(cmd, "export") && !output)
+		return cli_usage_error(prog, "export needs -o FILE");
+	/* Without a directory, SESSION is an ExecSession, read through the API server. */
+	struct fetched_recording fetched = {0};
+	if (!dir) {
+		int r = cli_fetch_recording(kubeconfig, context, ns, session,
+					    !strcmp(cmd, "verify"), &fetched);
+		if (r < 0)
+			return 3;
+		dir = fetched.dir;
+		session = fetched.id;
+		if (!digest && fetched.digest[0])
+			digest = fetched.digest;
 	}
-	if (!strcmp(cmd, "replay")) {
-		r = cli_replay(dir, session, &ro, STDOUT_FILENO);
-		return r < 0 ? fail(r, "replaying", session) : 0;
-	}
-	if (!strcmp(cmd, "export")) {
-		if (!output)
-			return cli_usage_error(prog, "export needs -o FILE");
-		r = cli_export(dir, session, output);
-		return r < 0 ? fail(r, "exporting", session) : 0;
-	}
-	r = cli_verify(dir, session, digest, json);
-	return r < 0 ? fail(r, "verifying", session) : r;
+	int r = run_recording_command(cmd, dir, session, web, &wo, &ro, output, digest, json);
+	cli_fetched_recording_remove(&fetched);
+	return r;
 }

@@ -13,8 +13,10 @@
 
 #include "cleanup.h"
 #include "cli.h"
+#include "controller/agent_recordings.h"
 #include "controller/cache_trim.h"
 #include "controller/stream.h"
+#include "controller/recordings_api.h"
 #include "httpd.h"
 #include "kube/object.h"
 #include "log.h"
@@ -290,6 +292,8 @@ static int setup(struct controller *c)
 	static const struct push_state_ops ops = {.send = stream_send, .close = stream_close};
 	if ((r = push_state_new(epoch, &ops, c, &c->state)) < 0)
 		return r;
+	if ((r = agent_recordings_new(&c->agent_recordings)) < 0)
+		return r;
 	c->tokens = token_cache_new(4096, 60 * 1000, 5 * 1000);
 	c->registry = metrics_registry_new();
 	c->validity = json_object();
@@ -393,6 +397,7 @@ static void teardown(struct controller *c)
 	kube_informer_free(c->pods);
 	kube_informer_free(c->namespaces);
 	push_state_free(c->state);
+	c->agent_recordings = agent_recordings_free(c->agent_recordings);
 	token_cache_free(c->tokens);
 	metrics_registry_free(c->registry);
 	kube_client_free(c->client);
@@ -426,6 +431,7 @@ int controller_run(const struct controller_config *cfg, volatile sig_atomic_t *s
 	pthread_cond_init(&c->status_cond, NULL);
 
 	struct httpd *server = NULL, *metrics = NULL;
+	struct recordings_api *api = NULL;
 	pthread_t loop_tid, status_tid;
 	bool loop_running = false, status_running = false;
 	int r = setup(c);
@@ -441,6 +447,8 @@ int controller_run(const struct controller_config *cfg, volatile sig_atomic_t *s
 		goto out;
 	status_running = true;
 	if ((r = start_servers(c, &server, &metrics)) < 0)
+		goto out;
+	if (c->cfg.api_address && (r = recordings_api_start(c, &api)) < 0)
 		goto out;
 
 	if (c->cfg.leader_elect) {
@@ -482,6 +490,7 @@ out:
 	atomic_store(&c->stopping, true);
 	if (c->state)
 		push_state_detach_all(c->state);
+	api = recordings_api_free(api);
 	server = httpd_free(server);
 	metrics = httpd_free(metrics);
 	if (c->queue)

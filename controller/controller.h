@@ -35,6 +35,8 @@ struct controller_config {
 	const char *tls_cert, *tls_key; /* NULL both: plain HTTP (tests on loopback only) */
 	const char *metrics_address;	/* NULL: no separate metrics listener */
 	uint16_t metrics_port;
+	const char *api_address; /* NULL: no recordings API (recordings_api.h) */
+	uint16_t api_port;
 	bool leader_elect;
 	const char *lease_namespace, *lease_name, *identity;
 	const char *agent_namespace, *agent_service_account;
@@ -66,6 +68,8 @@ struct controller {
 	struct workqueue_workers *workers;
 	struct kube_leader *leader;
 	struct push_state *state;
+	/* Where each connected agent serves its recordings (agent_recordings.h). */
+	struct agent_recordings *agent_recordings;
 	struct token_cache *tokens;
 	struct metrics_registry *registry;
 	struct controller_metrics m;

@@ -27,6 +27,10 @@ static const char usage[] =
 	"      --tls-key FILE           its private key; without both, plain HTTP (tests only)\n"
 	"      --metrics-listen ADDR:PORT  /metrics, /healthz, /readyz over plain HTTP\n"
 	"                               (the push listener serves them too)\n"
+	"      --api-listen ADDR:PORT   serve the recordings API (recordings.bulwark.dev/v1,\n"
+	"                               behind an APIService) over TLS; needs --tls-cert and\n"
+	"                               the front-proxy CA the API server publishes in\n"
+	"                               kube-system/extension-apiserver-authentication\n"
 	"      --leader-elect           run as one of several replicas; only the Lease holder\n"
 	"                               serves agents, writes status and reports ready\n"
 	"      --lease-namespace NS     (default bulwark-system)\n"
@@ -94,6 +98,7 @@ int main(int argc, char **argv)
 		OPT_AGENT_SA,
 		OPT_WORKERS,
 		OPT_STATUS_QPS,
+		OPT_API,
 	};
 	static const struct option options[] = {
 		CLI_COMMON_OPTIONS,
@@ -102,6 +107,7 @@ int main(int argc, char **argv)
 		{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 		{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 		{"metrics-listen", required_argument, NULL, OPT_METRICS},
+		{"api-listen", required_argument, NULL, OPT_API},
 		{"leader-elect", no_argument, NULL, OPT_LEADER},
 		{"lease-namespace", required_argument, NULL, OPT_LEASE_NS},
 		{"lease-name", required_argument, NULL, OPT_LEASE_NAME},
@@ -120,7 +126,8 @@ int main(int argc, char **argv)
 		.workers = 2,
 		.status_qps = 20,
 	};
-	char *listen_addr = NULL, *metrics_addr = NULL, *agent_sa = NULL, *identity = NULL;
+	char *listen_addr = NULL, *metrics_addr = NULL, *api_addr = NULL, *agent_sa = NULL,
+	     *identity = NULL;
 	int opt;
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
 		char *end;
@@ -142,6 +149,12 @@ int main(int argc, char **argv)
 					optarg);
 			break;
 		case OPT_LEADER: cfg.leader_elect = true; break;
+		case OPT_API:
+			free(api_addr);
+			if (parse_listen(optarg, &api_addr, &cfg.api_port) < 0)
+				return cli_usage_error(
+					prog, "--api-listen: expected ADDR:PORT, got %s", optarg);
+			break;
 		case OPT_LEASE_NS: cfg.lease_namespace = optarg; break;
 		case OPT_LEASE_NAME: cfg.lease_name = optarg; break;
 		case OPT_IDENTITY: cfg.identity = optarg; break;
@@ -196,6 +209,10 @@ int main(int argc, char **argv)
 	}
 	cfg.listen_address = listen_addr;
 	cfg.metrics_address = metrics_addr;
+	cfg.api_address = api_addr;
+	if (api_addr && !cfg.tls_cert)
+		return cli_usage_error(prog, "--api-listen needs --tls-cert and --tls-key: the API "
+					     "server only talks TLS to an aggregated API");
 	if (!cfg.identity) {
 		char host[256] = "bulwark-controller";
 		gethostname(host, sizeof(host) - 1);
@@ -217,6 +234,7 @@ int main(int argc, char **argv)
 	int r = controller_run(&cfg, &stop);
 	free(listen_addr);
 	free(metrics_addr);
+	free(api_addr);
 	free(agent_sa);
 	free(identity);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

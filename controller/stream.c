@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "controller/agent_recordings.h"
 #include "kube/loop.h"
 #include "log.h"
 #include "push.h"
@@ -257,6 +258,8 @@ static void conn_free(void *ctx)
 	struct conn *k = ctx;
 	/* After this no push_state call can reach k: detaching takes the state's lock. */
 	push_state_detach(k->c->state, k->node, k);
+	if (k->c->agent_recordings)
+		agent_recordings_drop(k->c->agent_recordings, k->node, k);
 	struct queued *q = k->head;
 	while (q) {
 		struct queued *next = q->next;
@@ -333,6 +336,19 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 	if (authenticate(c, req, node, resp) < 0)
 		return 0;
 
+	/* A malformed recordings endpoint only costs this node's recordings, never its
+	 * policies: the stream is served anyway and the reason logged. */
+	struct agent_recordings_ep ep;
+	struct field_error ep_err = {0};
+	int ep_r = agent_recordings_ep_parse(
+		httpd_request_header(req, "X-Bulwark-Recordings-URL"),
+		httpd_request_header(req, "X-Bulwark-Recordings-Pin"),
+		httpd_request_header(req, "X-Bulwark-Recordings-Token"), &ep, &ep_err);
+	if (ep_r == -EINVAL)
+		log_warn("agent announced an unusable recordings endpoint; its recordings cannot "
+			 "be read through this controller",
+			 "node", node, "field", ep_err.field, "reason", ep_err.reason);
+
 	int r = controller_reconcile_node(c, node);
 	if (r < 0)
 		return httpd_respond_error(resp, 503, "cannot compile the node's policies: %s",
@@ -354,8 +370,11 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 		return httpd_respond_error(resp, 500, "cannot build the snapshot: %s",
 					   strerror(-r));
 	}
+	if (ep_r == 0 && c->agent_recordings &&
+	    (r = agent_recordings_set(c->agent_recordings, node, k, &ep)) < 0)
+		log_error(r, "cannot keep the agent's recordings endpoint", "node", node);
 	metric_add(c->m.streams_total, (const char *[]){"opened"}, 1);
-	log_info(1, "agent stream opened", "node", node);
+	log_info(1, "agent stream opened", "node", node, "recordings", ep_r == 0 ? ep.url : "none");
 	resp->content_type = "application/x-ndjson";
 	resp->stream = (struct httpd_stream){.read = conn_read, .free_ctx = conn_free, .ctx = k};
 	return 0;

@@ -85,7 +85,8 @@ source e2e/lib.sh
 on_exit teardown
 # shellcheck source=../e2e/stack.sh
 source e2e/stack.sh
-stack_start demo
+# The controller also serves the recordings API (recordings.bulwark.dev) behind an APIService.
+STACK_RECORDINGS_API=1 stack_start demo
 ns=$TEST_NS
 export PATH=$BUILD/bin:$PATH # kubectl finds the kubectl-bulwark plugin on PATH
 kb() { "$KUBECTL" bulwark "$@"; }
@@ -281,20 +282,25 @@ recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null
 finished() { id=$(recording) && [ -n "$id" ] && kb verify --recordings-dir "$AGENT_RECORDINGS" "$id" >/dev/null 2>&1; }
 wait_for 30 finished || die "the agent did not finish the recording"
 id=$(recording)
-say "kubectl bulwark sessions --recordings-dir $AGENT_RECORDINGS"
-kb sessions --recordings-dir "$AGENT_RECORDINGS" | sed 's/^/      /'
-say "kubectl bulwark replay $id (at 20x):"
-replay=$(kb replay --recordings-dir "$AGENT_RECORDINGS" "$id" --speed 20 --idle-limit 0.5 2>&1) ||
+completed() { k -n "$ns" get bwes -o json | jq -e '.items[] | select(.status.phase == "Completed" and .status.digest != null)' >/dev/null; }
+wait_for 20 completed || die "the ExecSession never became Completed"
+es=$(k -n "$ns" get bwes -o json | jq -r '.items[] | select(.status.phase == "Completed") | .metadata.name')
+say "Auditors read it through the API server: RBAC on recordings.bulwark.dev in namespace $ns"
+say "decides, the controller fetches it from the node's agent. No node access needed."
+say "kubectl bulwark sessions -n $ns"
+kb sessions -n "$ns" | show
+say "kubectl bulwark replay -n $ns $es (at 20x):"
+replay=$(kb replay -n "$ns" "$es" --speed 20 --idle-limit 0.5 2>&1) ||
 	die "replay failed: $replay"
 terminal '>' <<<"$replay"
 grep -q "echo secret > /tmp/notes" <<<"$replay" || die "the replay lacks what was typed"
 grep -q "uid=0(root)" <<<"$replay" || die "the replay lacks what the terminal showed"
-completed() { k -n "$ns" get bwes -o json | jq -e '.items[] | select(.status.phase == "Completed" and .status.digest != null)' >/dev/null; }
-wait_for 20 completed || die "the ExecSession never became Completed"
-digest=$(k -n "$ns" get bwes -o json | jq -r '.items[] | select(.status.phase == "Completed") | .status.digest')
-say "kubectl bulwark verify $id --digest <the ExecSession's digest>:"
-kb verify --recordings-dir "$AGENT_RECORDINGS" "$id" --digest "$digest" | sed 's/^/      /' ||
-	die "the recording does not verify"
+say "kubectl bulwark verify -n $ns $es (hash chain, and the digest kept in the ExecSession):"
+kb verify -n "$ns" "$es" | show || die "the recording does not verify"
+say "the same bytes as on the node ($AGENT_RECORDINGS/$id.cast):"
+"$KUBECTL" get --raw "/apis/recordings.bulwark.dev/v1/namespaces/$ns/recordings/$es/cast" |
+	cmp - "$AGENT_RECORDINGS/$id.cast" || die "the API server served other bytes"
+say "      identical"
 say "kubectl get bwes -o wide (the webhook's request, claimed by the node's recorder):"
 k -n "$ns" get bwes -o wide
 

@@ -24,7 +24,8 @@ ctrl_setup() {
 				-keyout ca.key -out ca.crt -days 1 -subj /CN=bulwark-e2e-ca &&
 			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key \
 				-out tls.csr -subj /CN=bulwark-controller &&
-			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >ext &&
+			printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:bulwark-controller.%s.svc\n' \
+				"$TEST_NS" >ext &&
 			openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
 				-out tls.crt -days 1 -extfile ext
 	) >"$CTRL_DIR/openssl.log" 2>&1 || fail "cannot make certificates: $(cat "$CTRL_DIR/openssl.log")"

@@ -39,7 +39,7 @@ source "$BULWARK_ROOT/e2e/controller_env.sh"
 AGENT_BIN=${AGENT_BIN:-$BUILD/bin/bulwark-agent}
 LAUNCH_BIN=${LAUNCH_BIN:-$BUILD/bin/bulwark-launch}
 # shellcheck disable=SC2034 # read by the tests and the demo
-STACK_DIR='' STACK_AGENT_PID='' AGENT_LOG='' AGENT_URL='' AGENT_STATE='' AGENT_RECORDINGS=''
+STACK_DIR='' STACK_NODE_IP='' STACK_AGENT_PID='' AGENT_LOG='' AGENT_URL='' AGENT_STATE='' AGENT_RECORDINGS=''
 # shellcheck disable=SC2034
 AGENT_BPFFS='' PROFILE_DIR=''
 _STACK_UP=0 _STACK_FIRST_HANDLER=0
@@ -75,11 +75,14 @@ _agent_url() {
 # STACK_DIR/COMPONENT.kubeconfig that authenticates as SA. The components then run with exactly
 # the permissions a real install grants them, so the chain also proves the RBAC is enough.
 _stack_rbac() {
-	local component=$1 sa=$2 objs token
+	local component=$1 sa=$2 objs token name
 	objs=$(kubectl create --dry-run=client -f "$BULWARK_ROOT/deploy/$component/rbac.yaml" -o json |
 		jq -s --arg ns "$TEST_NS" '
 		{apiVersion: "v1", kind: "List", items: map(select(.kind != "ServiceAccount"))} | .items |= map(
-			(if .metadata.namespace then .metadata.namespace = $ns else . end)
+			# Bindings to kube-system Roles (the front-proxy CA reader) stay there, named
+			# after the test namespace.
+			(if .metadata.namespace == "kube-system" then .metadata.name += "-" + $ns
+			 elif .metadata.namespace then .metadata.namespace = $ns else . end)
 			| (if .kind == "ClusterRole" or .kind == "ClusterRoleBinding"
 			   then .metadata.name += "-" + $ns else . end)
 			| (if .kind == "ClusterRoleBinding" then .roleRef.name += "-" + $ns else . end)
@@ -89,6 +92,9 @@ _stack_rbac() {
 		kubectl -n "$TEST_NS" create serviceaccount "$sa" >/dev/null || fail "cannot create SA $sa"
 	kubectl apply -f - >/dev/null <<<"$objs" || fail "cannot create the $component's RBAC"
 	on_exit "kubectl delete clusterrole,clusterrolebinding $sa-$TEST_NS --ignore-not-found >/dev/null 2>&1"
+	for name in $(jq -r '.items[] | select(.metadata.namespace == "kube-system") | .metadata.name' <<<"$objs"); do
+		on_exit "kubectl -n kube-system delete rolebinding $name --ignore-not-found >/dev/null 2>&1"
+	done
 	token=$(kubectl -n "$TEST_NS" create token "$sa" --duration=2h) ||
 		fail "cannot get a token for ServiceAccount $sa"
 	cat >"$STACK_DIR/$component.kubeconfig" <<KC
@@ -115,7 +121,8 @@ stack_agent_start() {
 		--controller-ca "$CTRL_DIR/ca.crt" --token-file "$STACK_DIR/agent.token" \
 		--cgroup-root "$HARNESS_CGROUP_ROOT" --kubelet-root "$HARNESS_KUBELET_ROOT" \
 		--bpffs "$AGENT_BPFFS" --state-dir "$AGENT_STATE" --recordings-dir "$AGENT_RECORDINGS" \
-		--kubeconfig "$STACK_DIR/agent.kubeconfig" --metrics-listen 127.0.0.1:0 -v 2 \
+		--kubeconfig "$STACK_DIR/agent.kubeconfig" --metrics-listen 127.0.0.1:0 \
+		--recordings-listen 127.0.0.1:0 -v 2 \
 		>>"$AGENT_LOG" 2>&1 &
 	STACK_AGENT_PID=$!
 	disown # stopped by stack_stop without bash reporting it
@@ -188,6 +195,56 @@ stack_shell() {
 		exec -t -i "$TEST_NS/$pod" -- sh
 }
 
+# _node_ip: this host's first global IPv4 address. The API server refuses to proxy to loopback
+# (Endpoints validation), so the aggregated API is reached on it; the traffic stays on this
+# host all the same.
+_node_ip() {
+	ip -4 -o addr show scope global up | awk '{split($4, a, "/"); print a[1]; exit}' | grep .
+}
+
+_api_available() {
+	[ "$(kubectl get apiservice v1.recordings.bulwark.dev \
+		-o jsonpath='{.status.conditions[?(@.type=="Available")].status}')" = True ]
+}
+
+# _stack_recordings_api: the APIService v1.recordings.bulwark.dev in front of the stack's
+# controller, as deploy/controller/deployment.yaml has it, except that the Service has no
+# selector (no controller pod here) and an Endpoints object of our own points at the
+# controller's --api-listen address. Removed before the controller stops.
+_stack_recordings_api() {
+	local log=$CTRL_DIR/stack.log port
+	wait_for 20 grep -q '"msg":"serving the recordings API"' "$log" ||
+		fail "the controller does not serve the recordings API: $(tail -n 5 "$log")"
+	port=$(grep '"msg":"serving the recordings API"' "$log" | tail -n 1 | jq -r .port)
+	kubectl apply -f - >/dev/null 2>&1 <<EOF || fail "cannot register the recordings API"
+apiVersion: v1
+kind: Service
+metadata: {name: bulwark-controller, namespace: $TEST_NS}
+spec:
+  ports: [{name: api, port: 443, targetPort: $port}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: bulwark-controller, namespace: $TEST_NS}
+subsets: [{addresses: [{ip: $STACK_NODE_IP}], ports: [{name: api, port: $port}]}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1.recordings.bulwark.dev, labels: {bulwark.dev/e2e: "true"}}
+spec:
+  group: recordings.bulwark.dev
+  version: v1
+  service: {namespace: $TEST_NS, name: bulwark-controller, port: 443}
+  caBundle: $(base64 -w0 "$CTRL_DIR/ca.crt")
+  groupPriorityMinimum: 1000
+  versionPriority: 15
+EOF
+	# Runs before the controller's own handler kills it: an APIService without a server would
+	# make every later discovery (kubectl) warn.
+	on_exit "kubectl delete apiservice v1.recordings.bulwark.dev --ignore-not-found >/dev/null 2>&1"
+	wait_for 30 _api_available || fail "APIService v1.recordings.bulwark.dev never became Available: $(kubectl get apiservice v1.recordings.bulwark.dev -o json | jq -c .status)"
+}
+
 stack_start() {
 	_STACK_FIRST_HANDLER=${#_ON_EXIT[@]}
 	[ -x "$AGENT_BIN" ] || fail "$AGENT_BIN is not built (make test-build)"
@@ -220,8 +277,17 @@ stack_start() {
 	stack_progress "bulwark-controller: TLS push stream, agents authenticated by TokenReview"
 	ctrl_setup
 	_stack_rbac controller bulwark-controller
-	KUBECONFIG=$STACK_DIR/controller.kubeconfig ctrl_start stack
+	local api_args=()
+	if [ "${STACK_RECORDINGS_API:-0}" = 1 ]; then
+		STACK_NODE_IP=$(_node_ip) || fail "the recordings API needs a non-loopback address on this host"
+		api_args=(--api-listen "$STACK_NODE_IP:0")
+	fi
+	KUBECONFIG=$STACK_DIR/controller.kubeconfig ctrl_start stack "${api_args[@]}"
 	stack_progress "bulwark-controller serves agents at ${CTRL_URL[stack]}"
+	if [ "${STACK_RECORDINGS_API:-0}" = 1 ]; then
+		_stack_recordings_api
+		stack_progress "the API server serves recordings.bulwark.dev/v1 from bulwark-controller"
+	fi
 
 	stack_progress "bulwark-agent on $HARNESS_NODE with a token bound to the Node object"
 	_stack_rbac agent bulwark-agent

@@ -19,7 +19,8 @@ not() { ! "$@"; }
 CLI=$BUILD/bin/kubectl-bulwark
 [ -x "$CLI" ] || fail "$CLI is not built (make test-build)"
 
-stack_start chain-exec
+# The controller also serves the recordings API behind an APIService (recordings.bulwark.dev).
+STACK_RECORDINGS_API=1 stack_start chain-exec
 ns=$TEST_NS
 
 kubectl -n "$ns" apply -f - >/dev/null <<'EOF' || fail "cannot apply the policy"
@@ -114,6 +115,65 @@ digest=$(jq -r .status.digest <<<"$obj")
 check "verify against the ExecSession's digest ($digest)" cli verify "$id" --digest "$digest"
 check "kubectl get bwes shows it Completed" bash -c \
 	"'$KUBECTL' --kubeconfig='$KUBECONFIG' -n $ns get bwes | grep -q Completed"
+
+# ---- auditors read the recording through the API server -------------------------------------
+# kubectl → kube-apiserver (authentication, RBAC on recordings.bulwark.dev in the session's
+# namespace) → the controller (front-proxy certificate) → the agent of the session's node
+# (pinned key, per-start token). Auditors are ServiceAccounts with token kubeconfigs, bound
+# to deploy/rbac/auditor.yaml's ClusterRole in this namespace, or not at all.
+esname=$(jq -r .metadata.name <<<"$obj")
+auditor_role=bulwark-auditor-$ns
+kubectl create --dry-run=client -o json -f "$BULWARK_ROOT/deploy/rbac/auditor.yaml" |
+	jq -s --arg n "$auditor_role" '.[] | select(.kind == "ClusterRole") | .metadata.name = $n' |
+	kubectl apply -f - >/dev/null || fail "cannot create the auditor ClusterRole"
+on_exit "kubectl delete clusterrole $auditor_role --ignore-not-found >/dev/null 2>&1"
+# auditor NAME [bind]: a kubeconfig for ServiceAccount NAME of this namespace, on stdout.
+auditor() {
+	kubectl -n "$ns" create serviceaccount "$1" >/dev/null || return 1
+	[ "${2:-}" != bind ] || kubectl -n "$ns" create rolebinding "$1" --clusterrole "$auditor_role" \
+		--serviceaccount "$ns:$1" >/dev/null || return 1
+	local token
+	token=$(kubectl -n "$ns" create token "$1" --duration=1h) || return 1
+	cat >"$STACK_DIR/$1.kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: local, cluster: {server: "$APISERVER_URL", certificate-authority: "$KUBE_CA_FILE"}}]
+users: [{name: $1, user: {token: "$token"}}]
+contexts: [{name: $1, context: {cluster: local, user: $1, namespace: "$ns"}}]
+current-context: $1
+KC
+	echo "$STACK_DIR/$1.kubeconfig"
+}
+alice=$(auditor alice bind) || fail "cannot make auditor alice"
+mallory=$(auditor mallory) || fail "cannot make user mallory"
+as_alice() { "$CLI" --kubeconfig "$alice" "$@"; }
+api=/apis/recordings.bulwark.dev/v1/namespaces/$ns/recordings/$esname
+summary=$("$KUBECTL" --kubeconfig="$alice" get --raw "$api" 2>&1) || true
+printf '# %s\n' "$summary"
+check "kubectl get --raw $api: the recording's node, id, digest, complete" jq -e \
+	--arg id "$id" --arg node "$HARNESS_NODE" --arg d "$digest" \
+	'.recordingID == $id and .node == $node and .digest == $d and .complete == true
+	 and .kubernetes.namespace == "'"$ns"'" and .kubernetes.pod == "db"' <<<"$summary"
+check "the auditor's cast through the API server equals the node's file, byte for byte" \
+	bash -c "'$KUBECTL' --kubeconfig='$alice' get --raw '$api/cast' | cmp - '$AGENT_RECORDINGS/$id.cast'"
+check "kubectl bulwark verify $esname (through the API server, digest from the ExecSession)" \
+	as_alice verify "$esname"
+replay=$(as_alice replay "$esname" --speed 1000 --idle-limit 0.01 2>&1) || true
+check "kubectl bulwark replay $esname shows TYPED-${mark^^}" grep -q "TYPED-${mark^^}" <<<"$replay"
+exported=$STACK_DIR/exported.cast
+as_alice export "$esname" -o "$exported" >/dev/null 2>&1 || true
+check "kubectl bulwark export $esname writes the node's cast (0600)" bash -c \
+	"cmp '$exported' '$AGENT_RECORDINGS/$id.cast' && [ \$(stat -c %a '$exported') = 600 ]"
+denied=$("$CLI" --kubeconfig "$mallory" replay "$esname" 2>&1) && denied="exit 0: $denied"
+printf '# %s\n' "$denied"
+check "a user without the auditor role is refused by RBAC (forbidden, recordings/...)" \
+	grep -q 'forbidden.*recordings' <<<"$denied"
+direct=$(curl -sk --max-time 10 "https://$STACK_NODE_IP:$(grep '"msg":"serving the recordings API"' "$CTRL_DIR/stack.log" | tail -n 1 | jq -r .port)$api/cast" \
+	-H "X-Remote-User: kubernetes-admin" -H "X-Remote-Group: system:masters") || true
+check "the controller refuses callers without the front-proxy certificate (forged X-Remote-User)" \
+	jq -e '.code == 401 and .reason == "Unauthorized"' <<<"$direct"
+missing=$("$KUBECTL" --kubeconfig="$alice" get --raw "${api%/*}/no-such-session" 2>&1) || true
+check "an unknown ExecSession is NotFound" grep -q 'NotFound\|not found' <<<"$missing"
 
 # A changed recording is caught: flip one byte of a copy of the cast.
 copy=$STACK_DIR/tampered

@@ -8,16 +8,18 @@
 #     BPF, PERFMON and NET_ADMIN and does not share the host's PID or network namespace;
 #   - every bulwark_* metric the Grafana dashboard queries is exported by some component;
 #   - the controller's certificate CronJob works as written: its two steps, taken from the
-#     rendered manifests and run as its ServiceAccount with exactly its Role, create the
-#     Secret and publish a CA bundle equal to the Secret's, idempotently, and that
+#     rendered manifests and run as its ServiceAccount with exactly its roles, create the
+#     Secret and publish a CA bundle equal to the Secret's to the ConfigMap and the recordings
+#     APIService, idempotently, and that
 #     ServiceAccount cannot read any other Secret.
 #
 # Server dry-run needs the namespace to exist (a namespaced object in a missing namespace is
 # refused even in dry-run). So, if bulwark-system does not exist, this test creates it for
 # real from deploy/namespace.yaml and deletes it at exit; everything else is only dry-run,
 # except the certificate step's ServiceAccount, Role and RoleBinding, which live in that
-# namespace and go with it. Nothing cluster-scoped is created: the webhook configurations
-# (failurePolicy Fail) would otherwise break every later test's pods.
+# namespace and go with it, and its ClusterRole, ClusterRoleBinding and the recordings
+# APIService whose caBundle it sets, removed at exit. The webhook configurations are never
+# created (failurePolicy Fail would break every later test's pods).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -237,15 +239,22 @@ certs_job() {
 		echo "no CronJob bulwark-controller-certs"
 		return 1
 	}
-	# Its ServiceAccount, Role and RoleBinding, for real (in $NS only).
-	jq '{apiVersion: "v1", kind: "List", items: [.[] | select(.metadata.namespace == "'$NS'"
-		and (.kind == "ServiceAccount" or .kind == "Role" or .kind == "RoleBinding")
-		and .metadata.name == "bulwark-certs")]}' "$work/all.json" >"$work/certs-rbac.json"
-	[ "$(jq '.items | length' "$work/certs-rbac.json")" = 3 ] || {
-		echo "want the ServiceAccount, Role and RoleBinding bulwark-certs"
+	# Its ServiceAccount, Role and RoleBinding (in $NS), the ClusterRole and binding that let it
+	# set the recordings APIService's caBundle, and that APIService, for real; the cluster-scoped
+	# ones are removed at exit.
+	jq '{apiVersion: "v1", kind: "List", items: [.[] | select(.metadata.name == "bulwark-certs"
+		and ((.metadata.namespace == "'$NS'" and (.kind == "ServiceAccount" or .kind == "Role"
+		      or .kind == "RoleBinding")) or .kind == "ClusterRole" or .kind == "ClusterRoleBinding"))]}' \
+		"$work/all.json" >"$work/certs-rbac.json"
+	[ "$(jq '.items | length' "$work/certs-rbac.json")" = 5 ] || {
+		echo "want the ServiceAccount, Role, RoleBinding, ClusterRole and ClusterRoleBinding bulwark-certs"
 		return 1
 	}
+	on_exit "kubectl delete clusterrole,clusterrolebinding bulwark-certs --ignore-not-found >/dev/null 2>&1"
+	on_exit "kubectl delete apiservice v1.recordings.bulwark.dev --ignore-not-found >/dev/null 2>&1"
 	kubectl apply -f "$work/certs-rbac.json" >/dev/null || return 1
+	jq '.[] | select(.kind == "APIService")' "$work/all.json" | kubectl apply -f - >/dev/null ||
+		return 1
 	mkdir -p "$sa" "$out"
 	kubectl -n "$NS" create token bulwark-certs >"$sa/token" || return 1
 	kubectl config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' |
@@ -291,6 +300,12 @@ certs_job() {
 		echo "the published bundle is not PEM"
 		return 1
 	}
+	local api_ca
+	api_ca=$(kubectl get apiservice v1.recordings.bulwark.dev -o jsonpath='{.spec.caBundle}' | base64 -d)
+	[ "$api_ca" = "$secret_ca" ] || {
+		printf 'the APIService caBundle is not the CA:\n%s\n' "$api_ca"
+		return 1
+	}
 	# The ConfigMap carries no key, and the job's account reads no other Secret.
 	kubectl -n "$NS" get configmap bulwark-controller-ca -o json |
 		jq -e '.data | keys == ["ca.crt"]' >/dev/null || {
@@ -307,7 +322,7 @@ certs_job() {
 if kubectl -n "$NS" get secret bulwark-controller-tls >/dev/null 2>&1; then
 	tap_skip "certificate CronJob steps" "$NS/bulwark-controller-tls exists already (not ours to change)"
 else
-	check "certificate CronJob: Secret created, CA published to the ConfigMap, idempotent" certs_job
+	check "certificate CronJob: Secret created, CA published to the ConfigMap and the recordings APIService, idempotent" certs_job
 fi
 
 tap_done

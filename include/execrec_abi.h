@@ -7,7 +7,7 @@
 #include <linux/types.h>
 #endif
 
-#define ER_ABI_VERSION	   1
+#define ER_ABI_VERSION	   2
 
 #define ER_MAX_PODS	   4096	 /* pod cgroups with recording on */
 #define ER_MAX_SESSIONS	   4096	 /* sessions open at once on a node */
@@ -17,7 +17,8 @@
 #define ER_ARGS_MAX	   4096	 /* argv bytes per exec event; longer argv is truncated, flagged */
 #define ER_MAX_CHUNKS	   8192	 /* chunks per write: 64 MiB, more than any pipe write returns */
 #define ER_MAX_POD_LEVELS  8	 /* cgroup levels searched upwards for the pod cgroup */
-#define ER_RINGBUF_DEFAULT (16u << 20) /* ring buffer bytes unless the agent asks otherwise */
+#define ER_RINGBUF_DEFAULT (64u << 20)	/* ring buffer bytes unless the agent asks otherwise */
+#define ER_WAKEUP_BYTES	   (256u << 10) /* terminal data pending before the agent is woken */
 
 enum er_event_type {
 	ER_EV_OPEN = 1,	  /* a process entered a running container from outside: new session */
@@ -36,6 +37,9 @@ enum er_direction {
 enum er_event_flags {
 	ER_FLAG_ARGS_TRUNCATED = 1 << 0, /* EXEC: argv longer than ER_ARGS_MAX */
 	ER_FLAG_PTY = 1 << 1,		 /* DATA: from the session's pty (else a stdio fd) */
+	/* EXEC: the session's first exec ran before the syscall hooks were attached (the agent
+	 * attaches them on demand), so terminal I/O before they were may be missing. */
+	ER_FLAG_BEFORE_CAPTURE = 1 << 2,
 };
 
 /* Every event starts with this header; len bytes of data follow it. The record in the ring
@@ -105,7 +109,8 @@ struct er_session {
 	__s32 leader_status;
 	__u32 mover_tgid; /* the runtime process that moved the leader in, and its parent */
 	__u32 mover_ppid;
-	__u64 flags; /* enum er_session_flags; 64-bit for the BPF atomics */
+	__u64 flags;	     /* enum er_session_flags; 64-bit for the BPF atomics */
+	__u64 first_exec_ns; /* set with ER_SESSION_EXEC_BEFORE_CAPTURE */
 };
 
 enum er_session_flags {
@@ -113,6 +118,7 @@ enum er_session_flags {
 	ER_SESSION_TTY = 1 << 1,    /* I/O comes from the pty; stdio fds are not captured */
 	ER_SESSION_ENDED = 1 << 2,  /* the last process exited */
 	ER_SESSION_LEADER_EXITED = 1 << 3,
+	ER_SESSION_EXEC_BEFORE_CAPTURE = 1 << 4, /* see ER_FLAG_BEFORE_CAPTURE */
 };
 
 /* Value of the pods map: which pods record (key: pod cgroup id). */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -47,7 +49,7 @@ struct cert_gen {
 
 struct httpd {
 	struct httpd_config config;
-	char *address, *cert_file, *key_file;
+	char *address, *cert_file, *key_file, *client_ca_pem;
 	struct MHD_Daemon *daemon;
 	struct route *routes;
 	size_t n_routes;
@@ -223,6 +225,67 @@ const char *httpd_request_header(const struct httpd_request *req, const char *na
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_values {
+	const char *name;
+	const char **out;
+	size_t max, n;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct header_values *v = cls;
+	(void)kind;
+	if (value && strcasecmp(key, v->name) == 0 && v->n < v->max)
+		v->out[v->n++] = value;
+	return MHD_YES;
+}
+
+size_t httpd_request_header_values(const struct httpd_request *req, const char *name,
+				   const char **ret, size_t max)
+{
+	struct header_values v = {.name = name, .out = ret, .max = max};
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_header, &v);
+	return v.n;
+}
+
+int httpd_request_client_cert(const struct httpd_request *req, char *ret_cn, size_t size)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t session = info ? info->tls_session : NULL;
+	if (!session || gnutls_certificate_type_get(session) != GNUTLS_CRT_X509)
+		return -ENOENT;
+	unsigned n = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(session, &n);
+	if (!chain || n == 0)
+		return -ENOENT;
+	/* Chain, validity period and key purpose, against the server's trust list. */
+	gnutls_typed_vdata_st purpose = {.type = GNUTLS_DT_KEY_PURPOSE_OID,
+					 .data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT};
+	unsigned status = 0;
+	if (gnutls_certificate_verify_peers(session, &purpose, 1, &status) < 0 || status != 0)
+		return -EACCES;
+	gnutls_x509_crt_t crt;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -ENOMEM;
+	char cn[256];
+	size_t cn_len = sizeof(cn);
+	int r = gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) < 0 ||
+				gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+							      0, cn, &cn_len) < 0
+			? -EACCES
+			: 0;
+	gnutls_x509_crt_deinit(crt);
+	if (r < 0)
+		return r;
+	if (cn_len >= size)
+		return -ENAMETOOLONG;
+	memcpy(ret_cn, cn, cn_len);
+	ret_cn[cn_len] = '\0';
+	return 0;
+}
+
 const char *httpd_request_query(const struct httpd_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -269,6 +332,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct httpd_stream *s = cls;
 	long n = s->read(s->ctx, buf, max);
+	if (n == HTTPD_STREAM_ABORT)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
 }
 
@@ -439,7 +504,14 @@ int httpd_new(const struct httpd_config *config, struct httpd **ret)
 	h->address = strdup(config->address ? config->address : "0.0.0.0");
 	h->cert_file = config->cert_file ? strdup(config->cert_file) : NULL;
 	h->key_file = config->key_file ? strdup(config->key_file) : NULL;
-	if (!h->address || (config->cert_file && (!h->cert_file || !h->key_file))) {
+	h->client_ca_pem = config->client_ca_pem ? strdup(config->client_ca_pem) : NULL;
+	h->config.client_ca_pem = NULL; /* only the copy above is kept */
+	if (config->client_ca_pem && !config->cert_file) {
+		httpd_free(h);
+		return -EINVAL;
+	}
+	if (!h->address || (config->cert_file && (!h->cert_file || !h->key_file)) ||
+	    (config->client_ca_pem && !h->client_ca_pem)) {
 		httpd_free(h);
 		return -ENOMEM;
 	}
@@ -524,6 +596,11 @@ int httpd_start(struct httpd *h)
 						    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
 						    (void *)cert_callback};
+		/* With a trust list libmicrohttpd asks every client for a certificate (optional)
+		 * and GnuTLS names these CAs, so a client picks the right one. */
+		if (h->client_ca_pem)
+			opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+							    h->client_ca_pem};
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
@@ -557,6 +634,7 @@ struct httpd *httpd_free(struct httpd *h)
 	pthread_mutex_destroy(&h->cert_lock);
 	free(h->address);
 	free(h->cert_file);
+	free(h->client_ca_pem);
 	free(h->key_file);
 	free(h);
 	return NULL;

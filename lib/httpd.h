@@ -36,11 +36,18 @@ struct httpd_config {
 	unsigned timeout_s;	  /* idle connection timeout (default 10 s) */
 	unsigned max_connections; /* default 1024 */
 	enum httpd_threading threading;
+	/* PEM CA bundle: a client certificate is asked for (not required) and
+	 * httpd_request_client_cert() reports whether it chains to one of these. TLS only. */
+	const char *client_ca_pem;
 };
 
 /* A streamed response body: read() fills up to max bytes of buf and returns how many, 0 to
  * mean "nothing yet, call again" (HTTPD_THREAD_PER_CONNECTION only: it may block a while
- * instead), or -1 to end the stream. free_ctx() runs once when the connection is done. */
+ * instead), -1 to end the stream, or HTTPD_STREAM_ABORT when the body cannot be completed:
+ * the connection is then closed without the final chunk, so the client sees a truncated
+ * transfer, never a short body that looks whole. free_ctx() runs once when the connection is
+ * done. */
+#define HTTPD_STREAM_ABORT (-2)
 struct httpd_stream {
 	long (*read)(void *ctx, char *buf, size_t max);
 	void (*free_ctx)(void *ctx);
@@ -75,6 +82,13 @@ const char *httpd_request_path(const struct httpd_request *req);
 const char *httpd_request_header(const struct httpd_request *req, const char *name);
 const char *httpd_request_query(const struct httpd_request *req, const char *name);
 const char *httpd_request_body(const struct httpd_request *req, size_t *ret_len);
+/* Every value of a header that may repeat (X-Remote-Group), at most max into ret; the count. */
+size_t httpd_request_header_values(const struct httpd_request *req, const char *name,
+				   const char **ret, size_t max);
+/* The verified client certificate (see client_ca_pem): 0 with its subject's common name in
+ * ret_cn; -ENOENT when none was presented (or the server asks for none); -EACCES when it does
+ * not chain to the configured CAs, has expired, or is not meant for client authentication. */
+int httpd_request_client_cert(const struct httpd_request *req, char *ret_cn, size_t size);
 /* "Bearer TOKEN" → TOKEN, else NULL. */
 const char *httpd_request_bearer_token(const struct httpd_request *req);
 

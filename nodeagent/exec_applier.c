@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "nodeagent/container_name.h"
 #include "nodeagent/execrec.h"
 #include "nodeagent/execrec_kube.h"
 
@@ -18,6 +19,7 @@ struct exec_applier {
 	json_t *pods;
 	json_t *to_remove; /* cgroup ids whose recording must stop (recorder thread drains) */
 	struct execrec_stats stats;
+	struct execsession_sync *sync; /* names containers; NULL without API access */
 	bool running;
 };
 
@@ -116,11 +118,18 @@ struct applier exec_applier_ops(struct exec_applier *e)
 
 void exec_applier_cgroup_event(struct exec_applier *e, const struct cgroup_event *ev)
 {
-	if (ev->id.container_id[0])
-		return;
 	pthread_mutex_lock(&e->lock);
 	json_t *entry = json_object_get(e->pods, ev->id.pod_uid);
-	if (entry) {
+	if (entry && ev->id.container_id[0]) {
+		/* A new container of a recorded pod: learn its name before anyone execs into it
+		 * (the answer is not needed now). */
+		char name[64];
+		if (e->sync && ev->type != CGROUP_EVENT_REMOVED)
+			execsession_sync_container_name(
+				e->sync, json_string_value(json_object_get(entry, "ns")),
+				json_string_value(json_object_get(entry, "name")),
+				ev->id.container_id, name, sizeof(name));
+	} else if (entry) {
 		if (ev->type == CGROUP_EVENT_REMOVED) {
 			if (json_is_true(json_object_get(entry, "added")))
 				json_array_append(e->to_remove, json_object_get(entry, "cgroup"));
@@ -134,8 +143,9 @@ void exec_applier_cgroup_event(struct exec_applier *e, const struct cgroup_event
 	pthread_mutex_unlock(&e->lock);
 }
 
-/* Names a session's pod from its pod cgroup id (the container is named by its cgroup only:
- * the runtime's container names are not visible from the cgroup tree). */
+/* Names a session's pod from its pod cgroup id, and its container from the runtime's id in
+ * the container cgroup's name matched against the pod's status (known when the worker has
+ * looked it up; never waits for the apiserver). */
 static int resolve(uint64_t cgroup_id, uint64_t pod_cgroup_id, struct execrec_identity *ret,
 		   void *userdata)
 {
@@ -152,6 +162,12 @@ static int resolve(uint64_t cgroup_id, uint64_t pod_cgroup_id, struct execrec_id
 		snprintf(ret->pod, sizeof(ret->pod), "%s",
 			 json_string_value(json_object_get(entry, "name")));
 		snprintf(ret->pod_uid, sizeof(ret->pod_uid), "%s", uid);
+		if (cgroup_container_id(e->opts.cgroup_root, cgroup_id, ret->container_id,
+					sizeof(ret->container_id)) == 0 &&
+		    e->sync)
+			execsession_sync_container_name(e->sync, ret->namespace, ret->pod,
+							ret->container_id, ret->container,
+							sizeof(ret->container));
 		r = 0;
 		break;
 	}
@@ -202,6 +218,7 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 		.sink = sync ? &sink : NULL,
 		.retention_max_age_s = e->opts.retention_max_age_s,
 		.retention_max_bytes = e->opts.retention_max_bytes,
+		.hooks = e->opts.hooks_always ? EXECREC_HOOKS_ALWAYS : EXECREC_HOOKS_ON_DEMAND,
 	};
 	struct execrec_recorder *rec;
 	int r = execrec_open(&o, &rec);
@@ -209,6 +226,9 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 		execsession_sync_free(sync, 0);
 		return r;
 	}
+	pthread_mutex_lock(&e->lock);
+	e->sync = sync;
+	pthread_mutex_unlock(&e->lock);
 	log_info(0, "exec session recording ready", "dir", e->opts.recordings_dir, "ptyHooks",
 		 execrec_uses_pty_hooks(rec) ? "fexit" : "syscall tracepoints");
 	e->running = true;
@@ -219,6 +239,9 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 			log_error(r, "reading exec recording events failed");
 	}
 	execrec_free(rec);
+	pthread_mutex_lock(&e->lock);
+	e->sync = NULL;
+	pthread_mutex_unlock(&e->lock);
 	execsession_sync_free(sync, 5000);
 	return 0;
 }
@@ -247,6 +270,10 @@ int exec_applier_collect(struct buf *out, void *userdata)
 		 s.lost_bytes},
 		{"bulwark_exec_sessions_dropped_total",
 		 "Sessions not recorded at all (kernel maps full).", "counter", s.sessions_dropped},
+		{"bulwark_exec_capture_late_sessions_total",
+		 "Sessions whose first exec ran before the capture hooks were attached (their "
+		 "recording has a gap saying so).",
+		 "counter", s.capture_late_sessions},
 		{"bulwark_exec_write_errors_total", "Recording files that could not be written.",
 		 "counter", s.write_errors},
 	};

@@ -20,6 +20,7 @@ struct exec_applier_opts {
 	const char *node;
 	struct kube_client *client; /* NULL: no ExecSession objects (recordings only) */
 	uint64_t retention_max_age_s, retention_max_bytes;
+	bool hooks_always; /* the recorder's syscall hooks always attached, not on demand */
 };
 
 struct exec_applier;

@@ -42,6 +42,7 @@ struct session {
 	int exit_status;
 	bool tty;
 	bool failed;
+	bool capture_late_noted; /* the gap for hooks attached after the first exec is written */
 	bool ended;		 /* the kernel said the last process exited */
 	uint64_t quiet_since_ms; /* CLOCK_MONOTONIC ms of the END or the last event after it */
 	char message[256];
@@ -57,6 +58,13 @@ struct execrec_recorder {
 	struct execrec_sink sink;
 	uint64_t max_age_s, max_bytes;
 	bool pty_hooks;
+	enum execrec_hooks hooks;
+	uint64_t hooks_linger_ms;
+	/* The syscall hooks while attached (on demand: only while a session is live). */
+	struct bpf_link *sys_enter, *sys_exit;
+	uint64_t hooks_attached_ns; /* CLOCK_MONOTONIC of the last attach */
+	uint64_t last_live_ms;	    /* when a session was last live */
+	bool attach_failed;	    /* logged once per failure streak */
 	struct hashtab sessions;
 	uint64_t last_housekeeping_ms, last_prune_ms;
 	struct execrec_stats stats;
@@ -287,9 +295,14 @@ static void session_finish(struct execrec_recorder *r, struct session *s, const 
 	log_info(2, "exec session finished", "session", s->id, "pod", s->who.pod, "bytes",
 		 LOG_INT(s->rec ? recording_bytes(s->rec) : 0), "lost_events",
 		 LOG_INT(s->lost_events));
+	/* The kernel drops the tty when the runtime closes the master; by then its address may
+	 * belong to another session's pty. */
 	struct er_session ks;
-	if (bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.sessions), &s->sid, &ks) == 0 && ks.tty)
-		bpf_map_delete_elem(bpf_map__fd(r->skel->maps.ttys), &ks.tty);
+	uint64_t tty_sid;
+	int ttys_fd = bpf_map__fd(r->skel->maps.ttys);
+	if (bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.sessions), &s->sid, &ks) == 0 && ks.tty &&
+	    bpf_map_lookup_elem(ttys_fd, &ks.tty, &tty_sid) == 0 && tty_sid == s->sid)
+		bpf_map_delete_elem(ttys_fd, &ks.tty);
 	bpf_map_delete_elem(bpf_map__fd(r->skel->maps.sessions), &s->sid);
 	hashtab_remove(&r->sessions, sid_hash(s->sid), &s->sid, session_eq);
 	release_movers(r, s);
@@ -321,6 +334,109 @@ static json_t *argv_json(const char *data, size_t len, const char **ret_filename
 	return argv;
 }
 
+/* sys_exit first, so that an entry sys_enter records always finds its exit hook. */
+static int hooks_attach(struct execrec_recorder *r)
+{
+	if (r->sys_enter)
+		return 0;
+	struct bpf_link *x = bpf_program__attach(r->skel->progs.on_sys_exit);
+	if (!x)
+		return -errno;
+	struct bpf_link *e = bpf_program__attach(r->skel->progs.on_sys_enter);
+	if (!e) {
+		int err = -errno;
+		bpf_link__destroy(x);
+		return err;
+	}
+	r->sys_exit = x;
+	r->sys_enter = e;
+	r->hooks_attached_ns = now_ns(CLOCK_MONOTONIC);
+	__atomic_store_n(&r->skel->bss->capture_live, 1, __ATOMIC_SEQ_CST);
+	r->stats.hooks_attaches++;
+	log_info(4, "exec capture hooks attached");
+	return 0;
+}
+
+static void hooks_detach(struct execrec_recorder *r)
+{
+	if (!r->sys_enter)
+		return;
+	__atomic_store_n(&r->skel->bss->capture_live, 0, __ATOMIC_SEQ_CST);
+	/* A session that arrived since the caller looked keeps them (one arriving from here on
+	 * sees capture_live 0 at its exec and is marked). */
+	if (__atomic_load_n(&r->skel->bss->procs_count, __ATOMIC_SEQ_CST) > 0) {
+		__atomic_store_n(&r->skel->bss->capture_live, 1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	bpf_link__destroy(r->sys_enter);
+	bpf_link__destroy(r->sys_exit);
+	r->sys_enter = r->sys_exit = NULL;
+	/* A syscall that entered before the detach and returned after left its entry behind;
+	 * nothing will consume it, and a stale one would be taken for a later syscall. */
+	int fd = bpf_map__fd(r->skel->maps.io);
+	uint32_t key;
+	while (bpf_map_get_next_key(fd, NULL, &key) == 0)
+		if (bpf_map_delete_elem(fd, &key) == 0)
+			__atomic_fetch_sub(&r->skel->bss->io_count, 1, __ATOMIC_SEQ_CST);
+		else
+			break;
+	log_info(4, "exec capture hooks detached");
+}
+
+/* On demand: attached while a session is live (the agent's or the kernel's: an OPEN event
+ * may have been lost), detached once none was for hooks_linger_ms, so a shell loop of
+ * short execs does not attach and detach every time. */
+static void hooks_update(struct execrec_recorder *r, bool session_opening)
+{
+	if (r->hooks != EXECREC_HOOKS_ON_DEMAND)
+		return;
+	uint64_t now = now_ns(CLOCK_MONOTONIC) / 1000000;
+	if (session_opening || r->stats.sessions_open > 0 || r->skel->bss->procs_count > 0) {
+		r->last_live_ms = now;
+		int err = hooks_attach(r);
+		if (err < 0 && !r->attach_failed)
+			log_error(err, "attaching the exec capture hooks failed; sessions are "
+				       "recorded without terminal I/O until they attach");
+		r->attach_failed = err < 0;
+		return;
+	}
+	if (r->sys_enter && now - r->last_live_ms >= r->hooks_linger_ms) {
+		hooks_detach(r);
+		r->last_live_ms = now; /* kept (a session arrived): wait another linger */
+	}
+}
+
+/* The session's first exec ran before the syscall hooks were attached (exec_ns: its time):
+ * terminal I/O until then may be missing, so the recording says so where the session starts. */
+static void note_capture_late(struct execrec_recorder *r, struct session *s, uint64_t exec_ns)
+{
+	if (s->capture_late_noted)
+		return;
+	s->capture_late_noted = true;
+	r->stats.capture_late_sessions++;
+	char reason[256];
+	uint64_t delay_us = 0;
+	if (r->sys_enter && r->hooks_attached_ns > exec_ns) {
+		delay_us = (r->hooks_attached_ns - exec_ns) / 1000;
+		snprintf(reason, sizeof(reason),
+			 "capture attached %llu us after the session's first exec; terminal I/O "
+			 "before that may be missing",
+			 (unsigned long long)delay_us);
+	} else {
+		snprintf(reason, sizeof(reason),
+			 "capture was not attached at the session's first exec; terminal I/O "
+			 "before it was may be missing");
+	}
+	s->gaps++;
+	log_info(2, "exec session started before its capture was attached", "session", s->id,
+		 "delay_us", LOG_INT(delay_us));
+	if (s->rec && !s->failed) {
+		int err = recording_gap_reason(s->rec, rel_us(s, exec_ns), reason, delay_us);
+		if (err < 0)
+			session_fail(r, s, err, "writing a gap marker");
+	}
+}
+
 static void handle_exec(struct execrec_recorder *r, struct session *s, const struct er_event *e,
 			const char *data, size_t len)
 {
@@ -336,6 +452,8 @@ static void handle_exec(struct execrec_recorder *r, struct session *s, const str
 			return;
 		}
 	}
+	if (e->flags & ER_FLAG_BEFORE_CAPTURE)
+		note_capture_late(r, s, e->ts_ns);
 	if (s->rec) {
 		json_t *ev = json_pack("{s:s,s:i,s:i,s:s,s:o,s:b}", "type", "exec", "pid",
 				       (int)e->tgid, "ppid", (int)e->u.exec.ppid, "filename", fn,
@@ -362,6 +480,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	struct session *s;
 	if (e->type == ER_EV_OPEN) {
+		/* The session's process is in the runtime's setup now: attach before it execs (and
+		 * before resolving its identity, which may take a while). */
+		hooks_update(r, true);
 		s = session_find(r, e->session_id);
 		if (!s)
 			s = session_new(r, e->session_id, e->ts_ns, e->u.open.cgroup_id,
@@ -455,6 +576,8 @@ static void account_final_losses(struct execrec_recorder *r, struct session *s)
 	struct er_session ks;
 	if (bpf_map_lookup_elem(bpf_map__fd(r->skel->maps.sessions), &s->sid, &ks) < 0)
 		return;
+	if (ks.flags & ER_SESSION_EXEC_BEFORE_CAPTURE)
+		note_capture_late(r, s, ks.first_exec_ns); /* its EXEC event was lost */
 	if (ks.lost_events > s->lost_events || ks.lost_bytes > s->lost_bytes) {
 		if (s->rec && !s->failed)
 			recording_gap(s->rec, rel_us(s, s->last_ns),
@@ -570,6 +693,9 @@ static int load(struct execrec_recorder *r, size_t ringbuf_bytes, bool pty_hooks
 	r->skel->data->next_session_id = (now_ns(CLOCK_REALTIME) / 1000000000ull) << 20;
 	bpf_program__set_autoload(r->skel->progs.on_pty_write, pty_hooks);
 	bpf_program__set_autoload(r->skel->progs.on_pty_resize, pty_hooks);
+	/* Attached by hooks_attach(): always, or while a session is live. */
+	bpf_program__set_autoattach(r->skel->progs.on_sys_enter, false);
+	bpf_program__set_autoattach(r->skel->progs.on_sys_exit, false);
 	err = execrec__load(r->skel);
 	if (err < 0)
 		return err;
@@ -598,6 +724,9 @@ int execrec_open(const struct execrec_opts *opts, struct execrec_recorder **ret)
 		r->sink = *opts->sink;
 	r->max_age_s = opts->retention_max_age_s;
 	r->max_bytes = opts->retention_max_bytes;
+	r->hooks = opts->hooks;
+	r->hooks_linger_ms =
+		opts->hooks_linger_ms ? opts->hooks_linger_ms : EXECREC_HOOKS_LINGER_MS;
 	r->sessions = HASHTAB_INIT;
 	if (!r->dir || !r->node) {
 		execrec_free(r);
@@ -629,6 +758,10 @@ int execrec_open(const struct execrec_opts *opts, struct execrec_recorder **ret)
 		execrec_free(r);
 		return err;
 	}
+	if (r->hooks == EXECREC_HOOKS_ALWAYS && (err = hooks_attach(r)) < 0) {
+		execrec_free(r);
+		return err;
+	}
 	*ret = r;
 	return 0;
 }
@@ -648,6 +781,8 @@ struct execrec_recorder *execrec_free(struct execrec_recorder *r)
 		pos = 0; /* the table changed */
 	}
 	hashtab_free(&r->sessions);
+	bpf_link__destroy(r->sys_enter);
+	bpf_link__destroy(r->sys_exit);
 	execrec__destroy(r->skel);
 	free(r->dir);
 	free(r->node);
@@ -678,9 +813,12 @@ int execrec_fd(const struct execrec_recorder *r)
 int execrec_poll(struct execrec_recorder *r, int timeout_ms)
 {
 	int n = ring_buffer__poll(r->rb, timeout_ms);
+	if (n == 0)
+		n = ring_buffer__consume(r->rb); /* terminal data does not always wake us */
 	if (n < 0 && n != -EINTR)
 		return n;
 	housekeeping(r);
+	hooks_update(r, false);
 	return n < 0 ? 0 : n;
 }
 
@@ -692,6 +830,7 @@ bool execrec_uses_pty_hooks(const struct execrec_recorder *r)
 void execrec_get_stats(const struct execrec_recorder *r, struct execrec_stats *ret)
 {
 	*ret = r->stats;
+	ret->hooks_attached = r->sys_enter != NULL;
 	ret->sessions_dropped = r->skel->bss->sessions_dropped + r->skel->bss->procs_dropped;
 	/* Losses of sessions still open count too. */
 	int fd = bpf_map__fd(r->skel->maps.sessions);
@@ -706,6 +845,11 @@ void execrec_get_stats(const struct execrec_recorder *r, struct execrec_stats *r
 			ret->lost_bytes += ks.lost_bytes;
 		}
 	}
+}
+
+bool execrec_capture_live(const struct execrec_recorder *r)
+{
+	return __atomic_load_n(&r->skel->bss->capture_live, __ATOMIC_SEQ_CST) != 0;
 }
 
 void execrec_foreach_open(const struct execrec_recorder *r, void (*fn)(const char *id, void *ud),

@@ -23,6 +23,7 @@ struct execrec_identity {
 	char pod[254];
 	char container[64];
 	char pod_uid[40];
+	char container_id[72]; /* the runtime's, from the cgroup; names the container later */
 };
 
 /* Resolves a session's cgroup to its pod and container: 0, or a negative errno (the session is
@@ -59,6 +60,16 @@ struct execrec_sink {
 	void *userdata;
 };
 
+/* When the syscall hooks (the pty master's read/write in the runtime, a session's stdio) are
+ * attached. An attached raw syscall tracepoint slows every syscall of every task on the node,
+ * so by default they are attached when a session opens and detached hooks_linger_ms after
+ * the last one finished. A session whose first exec ran before they were attached gets a gap
+ * with the delay in its recording. */
+enum execrec_hooks {
+	EXECREC_HOOKS_ON_DEMAND = 0,
+	EXECREC_HOOKS_ALWAYS,
+};
+
 struct execrec_opts {
 	const char *recordings_dir; /* created 0700 if missing */
 	const char *node_name;
@@ -69,7 +80,12 @@ struct execrec_opts {
 	uint64_t retention_max_age_s;	 /* 0: keep forever */
 	uint64_t retention_max_bytes;	 /* 0: no size limit */
 	bool no_pty_hooks; /* do not try fexit on pty_write even where trampolines work */
+	enum execrec_hooks hooks;
+	unsigned hooks_linger_ms; /* on demand: keep them this long after the last session;
+				   * 0: EXECREC_HOOKS_LINGER_MS */
 };
+
+#define EXECREC_HOOKS_LINGER_MS 5000
 
 struct execrec_recorder;
 
@@ -101,8 +117,17 @@ struct execrec_stats {
 	uint64_t lost_bytes;
 	uint64_t sessions_dropped; /* kernel maps full: sessions not recorded at all */
 	uint64_t write_errors;
+	/* Sessions whose first exec ran before the syscall hooks were attached (a gap with the
+	 * delay is in the recording): bulwark_exec_capture_late_sessions_total. */
+	uint64_t capture_late_sessions;
+	uint64_t hooks_attached; /* 1 while the syscall hooks are attached */
+	uint64_t hooks_attaches; /* how many times they were attached (on demand) */
 };
 void execrec_get_stats(const struct execrec_recorder *r, struct execrec_stats *ret);
+
+/* Whether the syscall hooks are attached now. Unlike the rest, safe from any thread (tests
+ * wait for it the way a runtime's setup outlasts the attach). */
+bool execrec_capture_live(const struct execrec_recorder *r);
 
 /* Calls fn for every open session's id (the recordings that retention must keep). */
 void execrec_foreach_open(const struct execrec_recorder *r, void (*fn)(const char *id, void *ud),

@@ -1,6 +1,7 @@
 /* bulwark-agent: the node agent. It holds the push stream to the controller, applies each
  * pod's compiled policy through the mechanism appliers, watches pod cgroups appear, and
  * serves /metrics, /healthz and /readyz. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include "nodeagent/netpolicy.h"
 #include "nodeagent/network_applier.h"
 #include "nodeagent/probes.h"
+#include "nodeagent/recordings_server.h"
 #include "nodeagent/seccomp_applier.h"
 #include "nodeagent/stream_client.h"
 #include "nodeagent/sync.h"
@@ -48,6 +50,9 @@ static const char usage[] =
 	"                             (default /var/lib/kubelet)\n"
 	"      --recordings-dir DIR   exec session recordings, root-only (default\n"
 	"                             /var/lib/bulwark/recordings)\n"
+	"      --exec-hooks MODE      on-demand (default): attach the exec recorder's syscall\n"
+	"                             hooks only while a session is live (they slow every\n"
+	"                             syscall on the node); always: keep them attached\n"
 	"      --kubeconfig FILE      API access for ExecSession objects (default: in-cluster\n"
 	"                             when running in a pod; without either, recordings only)\n"
 	"      --metrics-listen A:P   serve /metrics, /healthz, /readyz and /flows (recent "
@@ -55,6 +60,13 @@ static const char usage[] =
 	"                             flows, ?pod=NS/NAME&limit=N) (default 0.0.0.0:9443)\n"
 	"      --tls-cert FILE, --tls-key FILE\n"
 	"                             serve them over HTTPS (plain HTTP without)\n"
+	"      --recordings-listen A:P\n"
+	"                             serve exec recordings to the controller over HTTPS\n"
+	"                             (self-signed key and bearer secret made at start, handed\n"
+	"                             over on the push stream); \"off\" disables (default\n"
+	"                             0.0.0.0:9444; off with --simulate)\n"
+	"      --advertise-address IP the IP the controller dials for recordings (default\n"
+	"                             $POD_IP, else the --recordings-listen address)\n"
 	"      --simulate             speak the stream and ACK without touching the kernel\n"
 	"                             (scale tests of the controller)\n"
 	"      --simulate-fail POD    with --simulate: refuse NAMESPACE/NAME, to test NACK paths\n"
@@ -90,14 +102,17 @@ enum {
 	OPT_CLEANUP,
 	OPT_RECORDINGS_DIR,
 	OPT_KUBECONFIG,
+	OPT_EXEC_HOOKS,
+	OPT_RECORDINGS_LISTEN,
+	OPT_ADVERTISE_ADDRESS,
 };
 
 struct agent {
 	const char *node, *controller, *controller_ca, *token_file;
 	const char *cgroup_root, *bpffs, *state_dir, *kubelet_root;
 	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
-	const char *recordings_dir, *kubeconfig;
-	bool simulate, allow_plain_http, cleanup;
+	const char *recordings_dir, *kubeconfig, *recordings_listen, *advertise_address;
+	bool simulate, allow_plain_http, cleanup, exec_hooks_always;
 
 	struct agent_sync *sync;
 	struct seccomp_applier *seccomp;
@@ -298,16 +313,36 @@ static int serve_flows(const struct httpd_request *req, struct httpd_response *r
 	return r;
 }
 
+/* "HOST:PORT" (HOST may be a bracketed IPv6 address) into host and port. */
+static int split_listen(const char *listen, char host[256], uint16_t *ret_port)
+{
+	const char *colon = strrchr(listen, ':');
+	if (!colon)
+		return -EINVAL;
+	const char *h = listen;
+	size_t n = (size_t)(colon - listen);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		h++;
+		n -= 2;
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (n >= 256 || *end || end == colon + 1 || port < 0 || port > 65535)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*ret_port = (uint16_t)port;
+	return 0;
+}
+
 static int start_metrics_server(struct agent *a, struct httpd **ret)
 {
 	char host[256];
-	const char *colon = strrchr(a->metrics_listen, ':');
-	if (!colon || (size_t)(colon - a->metrics_listen) >= sizeof(host))
+	uint16_t port;
+	if (split_listen(a->metrics_listen, host, &port) < 0)
 		return -EINVAL;
-	memcpy(host, a->metrics_listen, (size_t)(colon - a->metrics_listen));
-	host[colon - a->metrics_listen] = '\0';
 	struct httpd_config cfg = {.address = host,
-				   .port = (uint16_t)atoi(colon + 1),
+				   .port = port,
 				   .cert_file = a->tls_cert,
 				   .key_file = a->tls_key,
 				   .threads = 2};
@@ -330,6 +365,46 @@ static int start_metrics_server(struct agent *a, struct httpd **ret)
 	return 0;
 }
 
+static bool recordings_off(const struct agent *a)
+{
+	return !a->recordings_listen || !*a->recordings_listen ||
+	       strcmp(a->recordings_listen, "off") == 0;
+}
+
+/* The recordings listener and what to tell the controller about it. Failing to serve
+ * recordings must not stop enforcement: the caller goes on without. */
+static int start_recordings_server(struct agent *a, struct recordings_server **ret,
+				   struct recordings_advert *ret_advert)
+{
+	char host[256];
+	uint16_t port;
+	if (split_listen(a->recordings_listen, host, &port) < 0)
+		return -EINVAL;
+	struct recordings_server_config cfg = {
+		.address = host,
+		.port = port,
+		.recordings_dir = a->recordings_dir,
+		.state_dir = a->state_dir,
+		.advertise_ip = a->advertise_address ? a->advertise_address : getenv("POD_IP"),
+	};
+	struct recordings_server *s;
+	int r = recordings_server_new(&cfg, &s);
+	if (r < 0)
+		return r;
+	r = recordings_server_advert(s, ret_advert);
+	if (r < 0) {
+		/* Nobody could be told the secret: a listener would only be an open port. */
+		recordings_server_free(s);
+		log_warn("not serving recordings: no address to advertise to the controller "
+			 "(set --advertise-address or $POD_IP, or listen on one address)",
+			 "listen", a->recordings_listen);
+		return -ENOENT;
+	}
+	log_info(0, "serving recordings", "url", ret_advert->url, "pin", ret_advert->pin);
+	*ret = s;
+	return 0;
+}
+
 /* Everything the agent leaves on a node: persisted state, the profiles it wrote, and the
  * pinned network programs and maps (which also ends network enforcement). */
 static int cleanup(struct agent *a)
@@ -340,6 +415,15 @@ static int cleanup(struct agent *a)
 	if (unlink(path) < 0 && errno != ENOENT) {
 		log_error(-errno, "removing the agent state failed", "path", path);
 		failures++;
+	}
+	/* A crashed agent leaves its recordings key behind (the next start replaces it). */
+	static const char *const tls_files[] = {"recordings-tls.key", "recordings-tls.crt"};
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", a->state_dir, tls_files[i]);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			log_error(-errno, "removing the recordings key failed", "path", path);
+			failures++;
+		}
 	}
 	snprintf(path, sizeof(path), "%s/seccomp", a->kubelet_root);
 	unsigned removed = 0;
@@ -378,6 +462,9 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
 		{"recordings-dir", required_argument, NULL, OPT_RECORDINGS_DIR},
 		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+		{"exec-hooks", required_argument, NULL, OPT_EXEC_HOOKS},
+		{"recordings-listen", required_argument, NULL, OPT_RECORDINGS_LISTEN},
+		{"advertise-address", required_argument, NULL, OPT_ADVERTISE_ADDRESS},
 		{0},
 	};
 	int opt;
@@ -400,6 +487,14 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		case OPT_CLEANUP: a->cleanup = true; break;
 		case OPT_RECORDINGS_DIR: a->recordings_dir = optarg; break;
 		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
+		case OPT_EXEC_HOOKS:
+			if (strcmp(optarg, "on-demand") && strcmp(optarg, "always"))
+				return cli_usage_error("bulwark-agent",
+						       "--exec-hooks must be on-demand or always");
+			a->exec_hooks_always = !strcmp(optarg, "always");
+			break;
+		case OPT_RECORDINGS_LISTEN: a->recordings_listen = optarg; break;
+		case OPT_ADVERTISE_ADDRESS: a->advertise_address = optarg; break;
 		default: {
 			int r = cli_common_option(opt, optarg, "bulwark-agent", usage);
 			if (r == 0)
@@ -425,6 +520,22 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		return cli_usage_error("bulwark-agent", "--tls-cert and --tls-key go together");
 	if (a->simulate_fail && !a->simulate)
 		return cli_usage_error("bulwark-agent", "--simulate-fail needs --simulate");
+	/* Simulated agents (hundreds on one host) have no recordings to serve. */
+	if (!a->recordings_listen)
+		a->recordings_listen = a->simulate ? "off" : "0.0.0.0:9444";
+	unsigned char ip[16];
+	if (a->advertise_address && inet_pton(AF_INET, a->advertise_address, ip) != 1 &&
+	    inet_pton(AF_INET6, a->advertise_address, ip) != 1)
+		return cli_usage_error("bulwark-agent",
+				       "--advertise-address: not an IP address: '%s'",
+				       a->advertise_address);
+	char host[256];
+	uint16_t port;
+	if (!recordings_off(a) && split_listen(a->recordings_listen, host, &port) < 0)
+		return cli_usage_error(
+			"bulwark-agent",
+			"--recordings-listen: expected ADDRESS:PORT or off, not '%s'",
+			a->recordings_listen);
 	return 0;
 }
 
@@ -492,6 +603,7 @@ int main(int argc, char **argv)
 			.recordings_dir = a.recordings_dir,
 			.node = a.node,
 			.client = a.kube,
+			.hooks_always = a.exec_hooks_always,
 			.retention_max_age_s = 30 * 24 * 3600,
 			.retention_max_bytes = 10ull << 30,
 		};
@@ -533,6 +645,19 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	struct recordings_server *recordings = NULL;
+	struct recordings_advert advert;
+	bool advertised = false;
+	if (!recordings_off(&a)) {
+		r = start_recordings_server(&a, &recordings, &advert);
+		if (r < 0 && r != -ENOENT)
+			log_error(r,
+				  "serving recordings failed; auditors cannot read this node's "
+				  "recordings, everything else keeps working",
+				  "listen", a.recordings_listen);
+		advertised = r == 0;
+	}
+
 	pthread_t watcher;
 	bool watching = false;
 	if (!a.simulate) {
@@ -555,6 +680,7 @@ int main(int argc, char **argv)
 		.token_file = a.token_file,
 		.node = a.node,
 		.allow_plain_http = a.allow_plain_http,
+		.recordings = advertised ? &advert : NULL,
 	};
 	log_info(0, "bulwark-agent started", "node", a.node, "controller", a.controller, "version",
 		 bulwark_version(), "simulate", a.simulate ? "true" : "false");
@@ -568,6 +694,7 @@ int main(int argc, char **argv)
 	if (recording)
 		pthread_join(recorder, NULL);
 	httpd_free(metrics_server);
+	recordings_server_free(recordings);
 	cgroup_watch_free(a.watch);
 	seccomp_applier_free(a.seccomp);
 	network_applier_free(a.network);

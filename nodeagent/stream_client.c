@@ -181,6 +181,16 @@ static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, cur
 	return *c->stop ? 1 : 0;
 }
 
+/* Appends "name: value" to l; on failure l is kept as it was (the header is missing, which
+ * the controller treats as "no recordings served"). */
+static struct curl_slist *append_header(struct curl_slist *l, const char *name, const char *value)
+{
+	char line[256];
+	snprintf(line, sizeof(line), "%s: %s", name, value);
+	struct curl_slist *n = curl_slist_append(l, line);
+	return n ? n : l;
+}
+
 /* One connection: returns when the stream ends, fails or *stop is set. */
 static void stream_once(struct client *c)
 {
@@ -198,6 +208,14 @@ static void stream_once(struct client *c)
 		return;
 	ndjson_reset(&c->lines);
 	agent_sync_mark_unsynced(c->sync);
+	const struct recordings_advert *rec = c->config->recordings;
+	if (rec) {
+		/* Only on the stream request: the controller keeps them while the stream lives. */
+		headers = append_header(headers, "X-Bulwark-Recordings-URL", rec->url);
+		headers = append_header(headers, "X-Bulwark-Recordings-Pin", rec->pin);
+		headers = append_header(headers, "X-Bulwark-Recordings-Token", rec->token);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);

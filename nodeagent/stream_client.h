@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "nodeagent/recordings_server.h"
 #include "nodeagent/sync.h"
 
 struct stream_client_config {
@@ -22,6 +23,9 @@ struct stream_client_config {
 	const char *node;
 	unsigned heartbeat_timeout_s; /* default 30 */
 	bool allow_plain_http;	      /* tests only: TLS is required otherwise */
+	/* Where and how the controller fetches this node's recordings (NULL: not served),
+	 * sent on the stream request as X-Bulwark-Recordings-{URL,Pin,Token}. */
+	const struct recordings_advert *recordings;
 };
 
 struct stream_client_stats {

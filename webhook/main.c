@@ -60,6 +60,8 @@ static const char usage[] =
 	"      --ca-file FILE           also write the CA bundle here\n"
 	"      --mutating-webhook-config NAME, --validating-webhook-config NAME\n"
 	"                               configurations whose caBundle to keep current (repeat)\n"
+	"      --apiservice NAME        an APIService whose spec.caBundle to keep current\n"
+	"                               (repeat; e.g. v1.recordings.bulwark.dev)\n"
 	"      --cert-validity DUR      serving certificate lifetime (default 90d)\n"
 	"      --ca-validity DUR        CA lifetime (default 1825d)\n"
 	"      --ca-overlap DUR         a new CA is trusted this long before it signs (default "
@@ -95,6 +97,7 @@ enum {
 	OPT_CA_FILE,
 	OPT_MUTATING,
 	OPT_VALIDATING,
+	OPT_APISERVICE,
 	OPT_CERT_VALIDITY,
 	OPT_CA_VALIDITY,
 	OPT_CA_OVERLAP,
@@ -110,8 +113,9 @@ struct args {
 	bool bench_routes, certs_only;
 	char secret_ns[64], secret_name[256];
 	bool self_signed;
-	const char *dns[LIST_MAX], *ips[LIST_MAX], *mutating[LIST_MAX], *validating[LIST_MAX];
-	size_t n_dns, n_ips, n_mutating, n_validating;
+	const char *dns[LIST_MAX], *ips[LIST_MAX], *mutating[LIST_MAX], *validating[LIST_MAX],
+		*apiservices[LIST_MAX];
+	size_t n_dns, n_ips, n_mutating, n_validating, n_apiservices;
 	const char *ca_file;
 	long cert_validity, ca_validity, ca_overlap, check_interval;
 };
@@ -167,6 +171,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{"ca-file", required_argument, NULL, OPT_CA_FILE},
 		{"mutating-webhook-config", required_argument, NULL, OPT_MUTATING},
 		{"validating-webhook-config", required_argument, NULL, OPT_VALIDATING},
+		{"apiservice", required_argument, NULL, OPT_APISERVICE},
 		{"cert-validity", required_argument, NULL, OPT_CERT_VALIDITY},
 		{"ca-validity", required_argument, NULL, OPT_CA_VALIDITY},
 		{"ca-overlap", required_argument, NULL, OPT_CA_OVERLAP},
@@ -218,6 +223,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case OPT_IP: r = add_to(a->ips, &a->n_ips, optarg); break;
 		case OPT_MUTATING: r = add_to(a->mutating, &a->n_mutating, optarg); break;
 		case OPT_VALIDATING: r = add_to(a->validating, &a->n_validating, optarg); break;
+		case OPT_APISERVICE: r = add_to(a->apiservices, &a->n_apiservices, optarg); break;
 		case OPT_CERT_VALIDITY:
 		case OPT_CA_VALIDITY:
 		case OPT_CA_OVERLAP:
@@ -398,7 +404,9 @@ int main(int argc, char **argv)
 			   .mutating = a.mutating,
 			   .n_mutating = a.n_mutating,
 			   .validating = a.validating,
-			   .n_validating = a.n_validating},
+			   .n_validating = a.n_validating,
+			   .apiservices = a.apiservices,
+			   .n_apiservices = a.n_apiservices},
 		.opts = {.dns_names = a.dns,
 			 .n_dns_names = a.n_dns,
 			 .ip_addresses = a.ips,

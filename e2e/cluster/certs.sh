@@ -10,7 +10,10 @@
 # certificate, hence both key usages), the apiserver's client certificate for etcd, the
 # apiserver's serving certificate, and the admin client certificate (O=system:masters, which
 # RBAC lets do anything). The service-account key pair signs and verifies ServiceAccount
-# tokens. There is no front-proxy pair: nothing is aggregated behind this apiserver.
+# tokens. A second CA, front-proxy-ca, signs only the apiserver's front-proxy client
+# certificate: aggregated API servers (bulwark-controller's recordings API) trust the user
+# headers of a request only when it carries a certificate of that CA, so it must not be the CA
+# every client certificate comes from.
 # Keys are ECDSA P-256: quick to make, and accepted by Go, OpenSSL and GnuTLS alike.
 set -euo pipefail
 
@@ -33,9 +36,10 @@ subject() {
 	printf '%s/CN=%s' "$s" "$cn"
 }
 
-# sign PKI NAME SUBJECT EXTENDED_KEY_USAGE [SAN]: PKI/NAME.key and PKI/NAME.crt, signed by the CA.
+# sign PKI NAME SUBJECT EXTENDED_KEY_USAGE [SAN]: PKI/NAME.key and PKI/NAME.crt, signed by
+# PKI/$CA.{crt,key} (CA=ca unless set).
 sign() {
-	local pki=$1 name=$2 subj=$3 eku=$4 san=${5:-}
+	local pki=$1 name=$2 subj=$3 eku=$4 san=${5:-} ca=${CA:-ca}
 	newkey "$pki/$name.key"
 	{
 		printf 'basicConstraints = critical, CA:FALSE\n'
@@ -45,31 +49,32 @@ sign() {
 		[ -z "$san" ] || printf 'subjectAltName = %s\n' "$san"
 	} >"$pki/$name.ext"
 	openssl req -new -key "$pki/$name.key" -subj "$subj" -out "$pki/$name.csr" 2>/dev/null
-	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" \
+	openssl x509 -req -in "$pki/$name.csr" -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" \
 		-set_serial "0x$(openssl rand -hex 16)" -days "$DAYS" -extfile "$pki/$name.ext" \
 		-out "$pki/$name.crt" 2>/dev/null || die "signing $name failed"
 	rm -f "$pki/$name.csr" "$pki/$name.ext"
 }
 
+# make_ca PKI [NAME]: PKI/NAME.{key,crt} (NAME=ca), a self-signed CA.
 make_ca() {
-	local pki=$1
-	newkey "$pki/ca.key"
+	local pki=$1 name=${2:-ca}
+	newkey "$pki/$name.key"
 	# A private config, so the distribution's openssl.cnf cannot add or duplicate extensions.
-	cat >"$pki/ca.cnf" <<-'EOF'
+	cat >"$pki/$name.cnf" <<-EOF
 		[req]
 		distinguished_name = dn
 		x509_extensions = ca
 		prompt = no
 		[dn]
-		CN = bulwark-e2e-ca
+		CN = bulwark-e2e-$name
 		[ca]
 		basicConstraints = critical, CA:TRUE
 		keyUsage = critical, keyCertSign, cRLSign, digitalSignature
 		subjectKeyIdentifier = hash
 	EOF
-	openssl req -x509 -new -key "$pki/ca.key" -config "$pki/ca.cnf" -days "$DAYS" \
-		-set_serial "0x$(openssl rand -hex 16)" -out "$pki/ca.crt" 2>/dev/null || die "making the CA failed"
-	rm -f "$pki/ca.cnf"
+	openssl req -x509 -new -key "$pki/$name.key" -config "$pki/$name.cnf" -days "$DAYS" \
+		-set_serial "0x$(openssl rand -hex 16)" -out "$pki/$name.crt" 2>/dev/null || die "making the CA $name failed"
+	rm -f "$pki/$name.cnf"
 }
 
 all() {
@@ -84,6 +89,8 @@ all() {
 	sign "$pki" apiserver "$(subject kube-apiserver)" serverAuth \
 		"DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:127.0.0.1, IP:::1, IP:$service_ip"
 	sign "$pki" admin "$(subject kubernetes-admin system:masters)" clientAuth
+	make_ca "$pki" front-proxy-ca
+	CA=front-proxy-ca sign "$pki" front-proxy-client "$(subject front-proxy-client)" clientAuth
 	newkey "$pki/sa.key"
 	openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 	# Certificates are public; letting other users read them helps tools that drop privileges.

@@ -293,6 +293,18 @@ apiserver_args() {
 		# The "kubernetes" Service's endpoint would be 127.0.0.1, which Endpoints validation
 		# rejects as loopback; nothing here reaches the apiserver through that Service.
 		--advertise-address=127.0.0.1 --endpoint-reconciler-type=none
+		# The aggregation layer, as kubeadm sets it up: requests for an APIService go to its
+		# server with this client certificate and the authenticated user in X-Remote-* headers.
+		# Aggregator routing dials the Service's endpoint directly: there is no kube-proxy
+		# to make a ClusterIP reachable.
+		--requestheader-client-ca-file="$PKI/front-proxy-ca.crt"
+		--requestheader-allowed-names=front-proxy-client
+		--requestheader-username-headers=X-Remote-User
+		--requestheader-group-headers=X-Remote-Group
+		--requestheader-extra-headers-prefix=X-Remote-Extra-
+		--proxy-client-cert-file="$PKI/front-proxy-client.crt"
+		--proxy-client-key-file="$PKI/front-proxy-client.key"
+		--enable-aggregator-routing=true
 	)
 	printf '%s\n' "${a[@]}"
 }

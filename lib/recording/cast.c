@@ -59,6 +59,12 @@ static int utf8_decode_span(struct utf8_carry *carry, const unsigned char *p, si
 	int r;
 	while (i < len) {
 		size_t start = i;
+		/* ASCII eight bytes at a time: most terminal output is. */
+		for (uint64_t w; i + 8 <= len; i += 8) {
+			memcpy(&w, p + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+		}
 		while (i < len && p[i] < 0x80)
 			i++;
 		if (i > start && (r = buf_append(out, p + start, i - start)) < 0)
@@ -134,38 +140,59 @@ int utf8_sanitize(struct utf8_carry *carry, const void *data, size_t len, bool f
 	return 0;
 }
 
+/* Bytes a JSON string cannot hold as they are: ", \, control characters and DEL. */
+static const unsigned char needs_escape[256] = {
+	[0x00 ... 0x1f] = 1,
+	['"'] = 1,
+	['\\'] = 1,
+	[0x7f] = 1,
+};
+
 int json_escape_append(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t start = 0;
+	/* Output is staged in a block and appended once per block: terminal output is long runs
+	 * of plain text between a few escapes (\r\n), and this runs for every recorded byte. */
+	char blk[16384];
+	size_t n = 0, i = 0;
 	int r;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[7];
-		size_t n = 0;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\', esc[1] = (char)c, n = 2;
-		} else if (c == '\n') {
-			esc[0] = '\\', esc[1] = 'n', n = 2;
-		} else if (c == '\r') {
-			esc[0] = '\\', esc[1] = 'r', n = 2;
-		} else if (c == '\t') {
-			esc[0] = '\\', esc[1] = 't', n = 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4], esc[5] = hex[c & 15], n = 6;
+	while (i < len) {
+		size_t start = i;
+		while (i < len && !needs_escape[(unsigned char)s[i]])
+			i++;
+		size_t run = i - start;
+		if (run > sizeof(blk) - n) {
+			if ((r = buf_append(out, blk, n)) < 0 ||
+			    (r = buf_append(out, s + start, run)) < 0)
+				return r;
+			n = 0;
 		} else {
-			continue;
+			memcpy(blk + n, s + start, run);
+			n += run;
 		}
-		r = buf_append(out, s + start, i - start);
-		if (r < 0)
-			return r;
-		r = buf_append(out, esc, n);
-		if (r < 0)
-			return r;
-		start = i + 1;
+		if (i == len)
+			break;
+		if (n > sizeof(blk) - 6) {
+			if ((r = buf_append(out, blk, n)) < 0)
+				return r;
+			n = 0;
+		}
+		unsigned char c = (unsigned char)s[i++];
+		blk[n++] = '\\';
+		switch (c) {
+		case '"':
+		case '\\': blk[n++] = (char)c; break;
+		case '\n': blk[n++] = 'n'; break;
+		case '\r': blk[n++] = 'r'; break;
+		case '\t': blk[n++] = 't'; break;
+		default:
+			memcpy(blk + n, "u00", 3);
+			blk[n + 3] = hex[c >> 4];
+			blk[n + 4] = hex[c & 15];
+			n += 5;
+		}
 	}
-	return buf_append(out, s + start, len - start);
+	return buf_append(out, blk, n);
 }
 
 int cast_event_line(struct buf *out, uint64_t t_us, const char *type, const char *text, size_t len)

@@ -50,6 +50,9 @@ int recording_data(struct recording *r, uint64_t t_us, enum recording_stream str
 int recording_resize(struct recording *r, uint64_t t_us, unsigned cols, unsigned rows);
 /* A gap: a "m" marker in the cast and a "gap" line in the log, both with the counts. */
 int recording_gap(struct recording *r, uint64_t t_us, uint64_t lost_events, uint64_t lost_bytes);
+/* A gap of unknown size, with why: a "m" marker "gap: <reason>" in the cast and a "gap" line
+ * {"reason": ..., "capture_delay_us": delay_us} in the log. */
+int recording_gap_reason(struct recording *r, uint64_t t_us, const char *reason, uint64_t delay_us);
 /* One log line: event (borrowed) gets "t_us" (microseconds since the start) added and is
  * written canonically. */
 int recording_log(struct recording *r, uint64_t t_us, const json_t *event);

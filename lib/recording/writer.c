@@ -219,6 +219,24 @@ int recording_gap(struct recording *r, uint64_t t_us, uint64_t lost_events, uint
 	return err;
 }
 
+int recording_gap_reason(struct recording *r, uint64_t t_us, const char *reason, uint64_t delay_us)
+{
+	char label[512];
+	int n = snprintf(label, sizeof(label), "gap: %s", reason);
+	if (n < 0 || (size_t)n >= sizeof(label))
+		return -EINVAL;
+	int err = cast_event(r, t_us, "m", label, (size_t)n);
+	if (err < 0)
+		return err;
+	json_t *ev = json_pack("{s:s,s:s,s:I}", "type", "gap", "reason", reason, "capture_delay_us",
+			       (json_int_t)delay_us);
+	if (!ev)
+		return -ENOMEM;
+	err = recording_log(r, t_us, ev);
+	json_decref(ev);
+	return err;
+}
+
 int recording_flush(struct recording *r)
 {
 	if (r->error)

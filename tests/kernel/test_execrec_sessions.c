@@ -4,7 +4,9 @@
  * pipes. Checks that the recording holds input and output in order and byte for byte, that
  * the event log lists the commands, that concurrent sessions stay apart, that 50 MB of output
  * arrive whole (or the gap is recorded and counted), that processes outside any session are
- * not recorded, and that every recording verifies. */
+ * not recorded, that the syscall hooks are attached only while a session is live and that a
+ * session which exec'd before they were carries a gap saying so, and that every recording
+ * verifies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -26,14 +28,16 @@
 
 #include "buf.h"
 #include "nodeagent/cgroup_watch.h"
+#include "nodeagent/container_name.h"
 #include "nodeagent/execrec.h"
 #include "recording/cast.h"
 #include "recording/recording.h"
 
-#define CGROUP2 "/sys/fs/cgroup/unified"
-#define POD_UID "5d1c8a57-0b1e-4d3a-9c55-4f2a1e3b7c90"
-#define SHELL	"/usr/bin/busybox"
-#define BIG_MB	50
+#define CGROUP2	  "/sys/fs/cgroup/unified"
+#define POD_UID	  "5d1c8a57-0b1e-4d3a-9c55-4f2a1e3b7c90"
+#define SHELL	  "/usr/bin/busybox"
+#define BIG_MB	  50
+#define LINGER_MS 300
 
 struct finished {
 	char id[RECORDING_ID_MAX + 1];
@@ -49,6 +53,7 @@ static struct {
 	struct execrec_recorder *rec;
 	pthread_t thread;
 	volatile int stop;
+	int paused, poll_idle; /* __atomic: the test holds the poll thread to read stats */
 	pthread_mutex_t lock;
 	struct finished done[16];
 	int n_done, n_started;
@@ -92,9 +97,49 @@ static int resolve(uint64_t cgroup_id, uint64_t pod_cgroup_id, struct execrec_id
 
 static void *poll_thread(void *arg)
 {
-	while (!T.stop)
+	while (!T.stop) {
+		if (__atomic_load_n(&T.paused, __ATOMIC_SEQ_CST)) {
+			__atomic_store_n(&T.poll_idle, 1, __ATOMIC_SEQ_CST);
+			usleep(10000);
+			continue;
+		}
+		__atomic_store_n(&T.poll_idle, 0, __ATOMIC_SEQ_CST);
 		execrec_poll(T.rec, 100);
+	}
 	return NULL;
+}
+
+/* Holds the poll thread out of the recorder (which is not thread-safe) until resume. */
+static void pause_poller(void)
+{
+	__atomic_store_n(&T.paused, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&T.poll_idle, 0, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&T.poll_idle, __ATOMIC_SEQ_CST))
+		usleep(1000);
+}
+
+static void resume_poller(void)
+{
+	__atomic_store_n(&T.paused, 0, __ATOMIC_SEQ_CST);
+}
+
+static struct execrec_stats stats_now(void)
+{
+	struct execrec_stats st;
+	pause_poller();
+	execrec_get_stats(T.rec, &st);
+	resume_poller();
+	return st;
+}
+
+static bool wait_capture(bool live, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (execrec_capture_live(T.rec) == live)
+			return true;
+		usleep(10000);
+	}
+	return execrec_capture_live(T.rec) == live;
 }
 
 static int write_pid(const char *cg, pid_t pid)
@@ -132,6 +177,7 @@ static int group_setup(void **state)
 		.node_name = "test-node",
 		.resolve = resolve,
 		.sink = &sink,
+		.hooks_linger_ms = LINGER_MS,
 	};
 	int r = execrec_open(&o, &T.rec);
 	if (r < 0) {
@@ -144,6 +190,11 @@ static int group_setup(void **state)
 	uint64_t pod_id;
 	if (cgroup_id_of(T.pod, &pod_id) < 0 || execrec_add_pod(T.rec, pod_id) < 0)
 		return -1;
+	/* On demand: no session on the node yet, so the syscall hooks are not attached. */
+	if (execrec_capture_live(T.rec)) {
+		printf("# syscall hooks attached with no session\n");
+		return -1;
+	}
 	if (pthread_create(&T.thread, NULL, poll_thread, NULL))
 		return -1;
 
@@ -199,9 +250,11 @@ static int group_teardown(void **state)
 
 /* A session as runc exec starts one: forked here (outside the pod), moved into the container
  * cgroup by us (the runtime), then released to exec argv. With a pty when master is not NULL
- * (the child makes the slave its controlling terminal), else with pipes to/from us. */
-static pid_t start_session(char *const argv[], int *master, int *to_child, int *from_child,
-			   bool move_in)
+ * (the child makes the slave its controlling terminal), else with pipes to/from us. Like runc
+ * init's setup between the move and the exec, the release waits for the capture hooks the
+ * move made the recorder attach, unless early. */
+static pid_t start_session_at(char *const argv[], int *master, int *to_child, int *from_child,
+			      bool move_in, bool early)
 {
 	int sync[2], in[2] = {-1, -1}, out[2] = {-1, -1};
 	char *slave_name = NULL;
@@ -240,6 +293,8 @@ static pid_t start_session(char *const argv[], int *master, int *to_child, int *
 	}
 	if (move_in)
 		assert_int_equal(write_pid(T.ctr, pid), 0);
+	if (move_in && !early)
+		assert_true(wait_capture(true, 5000));
 	assert_int_equal(write(sync[1], "x", 1), 1);
 	close(sync[0]);
 	close(sync[1]);
@@ -250,6 +305,12 @@ static pid_t start_session(char *const argv[], int *master, int *to_child, int *
 		*from_child = out[0];
 	}
 	return pid;
+}
+
+static pid_t start_session(char *const argv[], int *master, int *to_child, int *from_child,
+			   bool move_in)
+{
+	return start_session_at(argv, master, to_child, from_child, move_in, false);
 }
 
 /* Reads what fd has until wanted appears in acc (or EOF/EIO: returns false then). */
@@ -544,13 +605,93 @@ static void test_outside_processes_not_recorded(void **state)
 	buf_free(&term);
 }
 
+/* The syscall hooks are attached only while a session is live (and LINGER_MS after). */
+static void test_hooks_on_demand(void **state)
+{
+	assert_true(wait_capture(false, LINGER_MS + 3000));
+	struct execrec_stats st = stats_now();
+	assert_int_equal(st.hooks_attached, 0);
+	uint64_t attaches = st.hooks_attaches;
+	int n0 = T.n_done, master;
+	char *argv[] = {"sh", "-i", NULL};
+	pid_t pid = start_session(argv, &master, NULL, NULL, true);
+	struct buf term = BUF_INIT(1u << 20);
+	assert_true(read_until(master, &term, "$ ", 5000));
+	st = stats_now();
+	assert_int_equal(st.hooks_attached, 1);
+	assert_int_equal(st.hooks_attaches, attaches + 1);
+	assert_true(execrec_capture_live(T.rec));
+	type(master, "exit\n");
+	read_until(master, &term, NULL, 5000);
+	waitpid(pid, NULL, 0);
+	close(master);
+	wait_finished(n0, 1);
+	assert_true(wait_capture(false, LINGER_MS + 3000));
+	assert_int_equal(stats_now().hooks_attached, 0);
+	buf_free(&term);
+}
+
+/* A session that exec'd and wrote before its hooks were attached (the recorder was held
+ * back): what it wrote then is missing, and its recording says so with the delay. */
+static void test_capture_late_is_marked(void **state)
+{
+	assert_true(wait_capture(false, LINGER_MS + 3000));
+	uint64_t late0 = stats_now().capture_late_sessions;
+	int n0 = T.n_done, to, from;
+	char *argv[] = {"sh", "-c", "echo early; read x; echo late-$x", NULL};
+	pause_poller();
+	pid_t pid = start_session_at(argv, NULL, &to, &from, true, true);
+	struct buf term = BUF_INIT(1u << 20);
+	assert_true(read_until(from, &term, "early\n", 5000));
+	assert_false(execrec_capture_live(T.rec));
+	resume_poller();
+	assert_true(wait_capture(true, 5000));
+	type(to, "x\n");
+	close(to);
+	read_until(from, &term, NULL, 5000);
+	close(from);
+	assert_string_equal(buf_str(&term), "early\nlate-x\n");
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+	const struct finished *f = wait_finished(n0, 1);
+	struct parsed p;
+	parse_recording(f->id, &p, NULL);
+	assert_null(strstr(buf_str(&p.out), "early"));
+	assert_non_null(strstr(buf_str(&p.out), "late-x"));
+	assert_int_equal(p.markers, 1);
+	assert_non_null(strstr(buf_str(&p.log), "\"reason\":\"capture attached "));
+	assert_non_null(strstr(buf_str(&p.log), "\"capture_delay_us\":"));
+	assert_true(f->gaps >= 1);
+	assert_int_equal(stats_now().capture_late_sessions, late0 + 1);
+	assert_verifies(f);
+	parsed_free(&p);
+	buf_free(&term);
+}
+
+/* A session's container cgroup id leads back to the runtime's container id (its directory
+ * name), which names the container in the pod's status. */
+static void test_container_id_from_cgroup(void **state)
+{
+	uint64_t ctr_id, pod_id;
+	char cid[72];
+	assert_int_equal(cgroup_id_of(T.ctr, &ctr_id), 0);
+	assert_int_equal(cgroup_id_of(T.pod, &pod_id), 0);
+	assert_int_equal(cgroup_container_id(CGROUP2, ctr_id, cid, sizeof(cid)), 0);
+	assert_string_equal(cid, "ctr");
+	assert_int_equal(cgroup_container_id(CGROUP2, pod_id, cid, sizeof(cid)), -ENOENT);
+	assert_int_equal(cgroup_container_id(CGROUP2, ctr_id, cid, 3), -ENAMETOOLONG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_container_id_from_cgroup),
+		cmocka_unit_test(test_hooks_on_demand),
 		cmocka_unit_test(test_tty_session),
 		cmocka_unit_test(test_pipe_session),
 		cmocka_unit_test(test_concurrent_sessions_stay_apart),
 		cmocka_unit_test(test_outside_processes_not_recorded),
+		cmocka_unit_test(test_capture_late_is_marked),
 		cmocka_unit_test(test_50mb_through_pty),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

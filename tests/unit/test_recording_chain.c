@@ -308,6 +308,92 @@ static void test_utf8_sanitize(void **state)
 	buf_free(&out);
 }
 
+/* The escaper against the plainest possible one, over runs longer than its staging block
+ * and every byte value that needs escaping. */
+static void test_escape_long_runs(void **state)
+{
+	size_t n = 70000;
+	char *in = malloc(n);
+	assert_non_null(in);
+	for (size_t i = 0; i < n; i++)
+		in[i] = (char)('a' + i % 26);
+	/* Escapes at the start, densely in one place, and none for 20000 bytes after that. */
+	for (size_t i = 0; i < 300; i++)
+		in[100 + i] = (char)(i % 0x20);
+	in[0] = '"', in[1] = '\\', in[2] = 0x7f, in[20000] = '\n', in[n - 1] = '\r';
+	struct buf got = BUF_INIT(8 * n), want = BUF_INIT(8 * n);
+	assert_int_equal(json_escape_append(&got, in, n), 0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+		char e[8];
+		if (c == '"' || c == '\\')
+			snprintf(e, sizeof(e), "\\%c", c);
+		else if (c == '\n')
+			snprintf(e, sizeof(e), "\\n");
+		else if (c == '\r')
+			snprintf(e, sizeof(e), "\\r");
+		else if (c == '\t')
+			snprintf(e, sizeof(e), "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(e, sizeof(e), "\\u%04x", c);
+		else
+			e[0] = (char)c, e[1] = '\0';
+		assert_int_equal(buf_append_str(&want, e), 0);
+	}
+	assert_int_equal(got.len, want.len);
+	assert_memory_equal(got.data, want.data, want.len);
+	/* ASCII read eight bytes at a time, then a character that is not at a word boundary. */
+	struct buf out = BUF_INIT(1024);
+	struct utf8_carry c = {0};
+	size_t replaced = 0;
+	assert_int_equal(utf8_sanitize(&c,
+				       "0123456789abc\xe2\x82\xac\xff"
+				       "def",
+				       20, false, &out, &replaced),
+			 0);
+	assert_string_equal(buf_str(&out), "0123456789abc\xe2\x82\xac\xef\xbf\xbd"
+					   "def");
+	assert_int_equal(replaced, 1);
+	buf_free(&out);
+	buf_free(&got);
+	buf_free(&want);
+	free(in);
+}
+
+/* A gap of unknown size (capture attached after the first exec) says why, in both files. */
+static void test_gap_reason(void **state)
+{
+	struct recording_meta m = {.id = "late", .width = 80, .height = 24, .start_unix_us = 1};
+	struct recording *r = NULL;
+	assert_int_equal(recording_open(dir, &m, &r), 0);
+	assert_int_equal(
+		recording_gap_reason(r, 10, "capture attached 1234 us after the start", 1234), 0);
+	assert_int_equal(recording_data(r, 2000, RECORDING_OUTPUT, "x", 1), 0);
+	char d[RECORDING_DIGEST_LEN];
+	assert_int_equal(recording_finish(r, NULL, d), 0);
+	recording_free(r);
+	struct recording_verify_result v;
+	assert_int_equal(recording_verify(dir, "late", d, &v), 0);
+	assert_true(v.ok);
+	char path[128], b[4096];
+	path_of("late", "cast", path, sizeof(path));
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	size_t got = fread(b, 1, sizeof(b) - 1, f);
+	b[got] = '\0';
+	fclose(f);
+	assert_non_null(
+		strstr(b, "[0.000010,\"m\",\"gap: capture attached 1234 us after the start\"]"));
+	path_of("late", "log", path, sizeof(path));
+	f = fopen(path, "re");
+	assert_non_null(f);
+	got = fread(b, 1, sizeof(b) - 1, f);
+	b[got] = '\0';
+	fclose(f);
+	assert_string_equal(b, "{\"capture_delay_us\":1234,\"reason\":\"capture attached 1234 us "
+			       "after the start\",\"t_us\":10,\"type\":\"gap\"}\n");
+}
+
 static void test_prune(void **state)
 {
 	write_sample("old-1");
@@ -357,6 +443,8 @@ int main(void)
 		cmocka_unit_test(test_rewritten_sidecar),
 		cmocka_unit_test(test_unfinished_and_unknown),
 		cmocka_unit_test(test_utf8_sanitize),
+		cmocka_unit_test(test_escape_long_runs),
+		cmocka_unit_test(test_gap_reason),
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_parse_rejects),
 	};

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "controller/agent_recordings.h"
 #include "httpd.h"
 #include "nodeagent/stream_client.h"
 
@@ -33,6 +34,8 @@ struct controller {
 	int connections;
 	json_t *acks;
 	char auth[256];
+	char rec_url[128], rec_pin[128], rec_token[128]; /* the stream's X-Bulwark-Recordings-* */
+	bool ack_had_recordings;
 };
 
 struct stream_state {
@@ -59,6 +62,12 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 	s->script = c->connections++;
 	const char *auth = httpd_request_header(req, "Authorization");
 	snprintf(c->auth, sizeof(c->auth), "%s", auth ? auth : "");
+	snprintf(c->rec_url, sizeof(c->rec_url), "%s",
+		 httpd_request_header(req, "X-Bulwark-Recordings-URL") ?: "");
+	snprintf(c->rec_pin, sizeof(c->rec_pin), "%s",
+		 httpd_request_header(req, "X-Bulwark-Recordings-Pin") ?: "");
+	snprintf(c->rec_token, sizeof(c->rec_token), "%s",
+		 httpd_request_header(req, "X-Bulwark-Recordings-Token") ?: "");
 	pthread_mutex_unlock(&c->lock);
 	if (strcmp(httpd_request_query(req, "node") ?: "", "node-a") != 0)
 		return httpd_respond_error(resp, 403, "wrong node");
@@ -75,6 +84,8 @@ static int on_ack(const struct httpd_request *req, struct httpd_response *resp, 
 	if (!ack)
 		return httpd_respond_error(resp, 400, "bad ack");
 	pthread_mutex_lock(&c->lock);
+	if (httpd_request_header(req, "X-Bulwark-Recordings-Token"))
+		c->ack_had_recordings = true;
 	json_array_append_new(c->acks, ack);
 	pthread_mutex_unlock(&c->lock);
 	return buf_append_str(&resp->body, "{}");
@@ -121,10 +132,15 @@ static void stream_apply_ack_and_reconnect(void **state)
 
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", httpd_port(h));
+	static const struct recordings_advert adv = {
+		.url = "https://10.244.0.9:9444",
+		.pin = "sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		.token = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"};
 	struct run r = {.config = {.url = url,
 				   .token_file = token_file,
 				   .node = "node-a",
-				   .allow_plain_http = true}};
+				   .allow_plain_http = true,
+				   .recordings = &adv}};
 	assert_int_equal(agent_sync_new("node-a", NULL, &r.sync), 0);
 	pthread_t t;
 	pthread_create(&t, NULL, client_thread, &r);
@@ -145,6 +161,16 @@ static void stream_apply_ack_and_reconnect(void **state)
 	assert_non_null(
 		strstr(json_string_value(json_object_get(a2, "message")), "malformed JSON"));
 	assert_string_equal(c.auth, "Bearer secret-token");
+	/* The recordings endpoint rides on the stream request only, in a form the controller
+	 * accepts. */
+	assert_string_equal(c.rec_url, adv.url);
+	assert_string_equal(c.rec_pin, adv.pin);
+	assert_string_equal(c.rec_token, adv.token);
+	assert_false(c.ack_had_recordings);
+	struct agent_recordings_ep ep;
+	struct field_error err = {0};
+	assert_int_equal(agent_recordings_ep_parse(c.rec_url, c.rec_pin, c.rec_token, &ep, &err),
+			 0);
 	assert_true(c.connections >= 2);
 	assert_true(r.stats.connects >= 2);
 	assert_string_equal(
