@@ -13,8 +13,9 @@ packages=(
 	# the Landlock kernel test and bench drive a small python3 probe inside the sandbox
 	python3
 	# exec recording: npm fetches the web player at build time; the CLI test plays exports
-	# with asciinema and checks the web replay in headless Chromium
-	nodejs asciinema chromium
+	# with asciinema and checks the web replay in headless Chromium (its DOM, and a screenshot
+	# read back with OCR)
+	nodejs asciinema chromium tesseract-ocr
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )

@@ -2,7 +2,8 @@
 # kubectl-bulwark on real recordings: records sessions with the kernel test, then checks that
 # `verify` passes and locates a flipped byte, that `replay` and `export` reproduce the output,
 # that Debian's asciinema plays the exported file, and that `replay --web` serves a page on
-# which headless Chromium shows the session's text.
+# which headless Chromium shows the session's text (in its DOM, and in a screenshot read back
+# by OCR).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -97,7 +98,30 @@ if command -v chromium >/dev/null && [ -f "$player" ]; then
 	done
 	grep -q 'hello-42' "$work/dom.html" || fail "the web player does not show the session's text"
 	grep -q 'from-a-child-process' "$work/dom.html" || fail "the web player lacks later output"
-	echo "# replay --web: Chromium shows the session"
+	echo "# replay --web: the page's DOM holds the session"
+	# What a person would see: a screenshot of the page, its text read back by OCR.
+	if command -v tesseract >/dev/null; then
+		for attempt in 1 2 3; do
+			prof=$(mktemp -d)
+			rm -f "$work/shot.png"
+			timeout 90 chromium --headless --no-sandbox --disable-gpu \
+				--disable-background-networking --no-first-run --user-data-dir="$prof" \
+				--virtual-time-budget=30000 --window-size=1024,768 \
+				--screenshot="$work/shot.png" "$url" >/dev/null 2>&1
+			rm -rf "$prof"
+			tesseract "$work/shot.png" - 2>/dev/null >"$work/shot.txt"
+			grep -q 'hello-42' "$work/shot.txt" && grep -q 'from-a-child-process' "$work/shot.txt" &&
+				break
+			echo "# attempt $attempt: the screenshot did not show the whole session yet"
+		done
+		grep -q 'hello-42' "$work/shot.txt" ||
+			fail "the screenshot of the web player does not show the session's text: $(head -c 300 "$work/shot.txt")"
+		grep -q 'from-a-child-process' "$work/shot.txt" ||
+			fail "the screenshot of the web player lacks later output"
+		echo "# replay --web: a screenshot shows the session (read back by OCR)"
+	else
+		echo "# tesseract not installed: skipped the screenshot check"
+	fi
 else
 	echo "# chromium or the built web player missing: skipped replay --web"
 fi
