@@ -196,6 +196,10 @@ $(BUILD)/fuzz/bin/fuzz_agent_recordings: $(BUILD)/fuzz/tests/fuzz/fuzz_agent_rec
 		$(call fuzz_obj,controller/agent_recordings.c nodeagent/recordings_server.c) $(LIB_FUZZ)
 	@mkdir -p $(@D)
 	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
+$(BUILD)/fuzz/bin/fuzz_container_state: $(BUILD)/fuzz/tests/fuzz/fuzz_container_state.o \
+		$(call fuzz_obj,nodeagent/container_name.c nodeagent/cgroup_path.c) $(LIB_FUZZ)
+	@mkdir -p $(@D)
+	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
 
 test-build: all $(E2E_TOOLS) $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
 

@@ -117,12 +117,15 @@ _agent_ready() {
 stack_agent_start() {
 	local since=0
 	[ ! -e "$AGENT_LOG" ] || since=$(wc -l <"$AGENT_LOG")
-	"$AGENT_BIN" --node "$HARNESS_NODE" --controller "${CTRL_URL[stack]}" \
+	# Without CAP_DAC_READ_SEARCH, as in the DaemonSet: no open_by_handle_at(2).
+	setpriv --inh-caps=-dac_read_search --bounding-set=-dac_read_search \
+		"$AGENT_BIN" --node "$HARNESS_NODE" --controller "${CTRL_URL[stack]}" \
 		--controller-ca "$CTRL_DIR/ca.crt" --token-file "$STACK_DIR/agent.token" \
 		--cgroup-root "$HARNESS_CGROUP_ROOT" --kubelet-root "$HARNESS_KUBELET_ROOT" \
 		--bpffs "$AGENT_BPFFS" --state-dir "$AGENT_STATE" --recordings-dir "$AGENT_RECORDINGS" \
+		--runtime-state-dirs "$HARNESS_STATE/state/runc" \
 		--kubeconfig "$STACK_DIR/agent.kubeconfig" --metrics-listen 127.0.0.1:0 \
-		--recordings-listen 127.0.0.1:0 -v 2 \
+		--recordings-listen 127.0.0.1:0 -v "${STACK_AGENT_V:-2}" \
 		>>"$AGENT_LOG" 2>&1 &
 	STACK_AGENT_PID=$!
 	disown # stopped by stack_stop without bash reporting it

@@ -111,6 +111,14 @@ check "the agent claimed the webhook's request: same object, the user who asked"
 	'.metadata.name == $name and .metadata.annotations["bulwark.dev/recording"] == $id
 	 and .spec.user.username == "kubernetes-admin" and .spec.pod == "db" and .spec.container == "c"' <<<"$obj"
 check "no other ExecSession was made for it" test "$(kubectl -n "$ns" get bwes -o name | wc -l)" = 1
+header=$(head -n 1 "$AGENT_RECORDINGS/$id.cast")
+printf '# %s\n' "$header"
+# shellcheck disable=SC2016 # jq variables
+check "the .cast header names who asked (kubernetes-admin) and the ExecSession" jq -e \
+	--arg name "$(jq -r .metadata.name <<<"$obj")" \
+	'.kubernetes.user.username == "kubernetes-admin" and .kubernetes.execSession == $name
+	 and .kubernetes.pod == "db" and .kubernetes.namespace == "'"$ns"'"' <<<"$header"
+check "kubectl bulwark sessions shows the user" grep -q "kubernetes-admin" <<<"$listing"
 digest=$(jq -r .status.digest <<<"$obj")
 check "verify against the ExecSession's digest ($digest)" cli verify "$id" --digest "$digest"
 check "kubectl get bwes shows it Completed" bash -c \
@@ -182,4 +190,24 @@ cp "$AGENT_RECORDINGS/$id".* "$copy/"
 sed -i "s/TYPED-${mark^^}/TYPED-XXXXXX/" "$copy/$id.cast"
 check "verify finds a changed copy of the recording (exit 1)" bash -c \
 	"'$CLI' --recordings-dir '$copy' verify '$id' >/dev/null 2>&1; [ \$? = 1 ]"
+
+# A session nobody asked the API server for (a node-local `runc exec`): the agent makes its
+# ExecSession, and the header names that instead of a user.
+stack_shell db --type "echo local-$mark" --wait "local-$mark" >/dev/null || fail "the node-local session failed"
+local_id() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' | sed 's/\.cast$//' | grep -vx "$id" | head -n 1; }
+local_done() { lid=$(local_id) && [ -n "$lid" ] && cli verify "$lid" >/dev/null && \
+	kubectl -n "$ns" get bwes "$lid" -o jsonpath='{.status.phase}' | grep -q Completed; }
+wait_for 30 local_done || true
+lid=$(local_id)
+lobj=$(kubectl -n "$ns" get bwes "$lid" -o json 2>/dev/null) || lobj='{}'
+printf "# %s\n" "$(jq -c "{spec, annotations: .metadata.annotations}" <<<"$lobj")"
+check "the agent made an ExecSession for the node-local session ($lid), origin node" jq -e \
+	'.metadata.annotations["bulwark.dev/origin"] == "node" and .spec.pod == "db"
+	 and .status.phase == "Completed"' <<<"$lobj"
+lheader=$(head -n 1 "$AGENT_RECORDINGS/$lid.cast" 2>/dev/null)
+printf '# %s\n' "$lheader"
+# shellcheck disable=SC2016 # jq variables
+check "its .cast header names that ExecSession, the container (c) and no user" jq -e --arg lid "$lid" \
+	'.kubernetes.execSession == $lid and .kubernetes.container == "c"
+	 and (.kubernetes | has("user") | not)' <<<"$lheader"
 tap_done

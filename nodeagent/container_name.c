@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "fileio.h"
 #include "nodeagent/cgroup_path.h"
 
 #define FILEID_KERNFS 0xfe /* kernfs file handles: the 64-bit cgroup id */
@@ -43,31 +45,81 @@ int cgroup_container_id(const char *cgroup_root, uint64_t cgroup_id, char *ret, 
 	return 0;
 }
 
-int pod_container_name(const json_t *pod, const char *container_id, char *ret, size_t size)
+/* The keys runtimes keep a container's Kubernetes name under: containerd's CRI plugin, and
+ * CRI-O (also the kubelet's label on Docker containers). */
+static const char *const name_keys[] = {"io.kubernetes.cri.container-name",
+					"io.kubernetes.container.name"};
+
+static int copy_name(const char *name, size_t len, char *ret, size_t size)
 {
-	static const char *const lists[] = {"containerStatuses", "initContainerStatuses",
-					    "ephemeralContainerStatuses"};
-	if (!container_id || !*container_id)
-		return -EINVAL;
-	const json_t *status = json_object_get(pod, "status");
-	size_t want = strlen(container_id);
-	for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
-		size_t i;
-		const json_t *cs;
-		json_array_foreach (json_object_get(status, lists[l]), i, cs) {
-			const char *cid = json_string_value(json_object_get(cs, "containerID"));
-			const char *name = json_string_value(json_object_get(cs, "name"));
-			const char *sep = cid ? strstr(cid, "://") : NULL;
-			/* The whole id after the runtime's scheme: a prefix of another id is not
-			 * it. */
-			if (!sep || !name || strlen(sep + 3) != want ||
-			    memcmp(sep + 3, container_id, want))
-				continue;
-			if (strlen(name) >= size)
-				return -ENAMETOOLONG;
-			memcpy(ret, name, strlen(name) + 1);
-			return 0;
+	if (len == 0)
+		return -ENOENT; /* a sandbox ("pause") container has an empty name */
+	if (len >= size)
+		return -ENAMETOOLONG;
+	memcpy(ret, name, len);
+	ret[len] = '\0';
+	return 0;
+}
+
+int container_name_from_state(const json_t *state, char *ret, size_t size)
+{
+	/* runc: every OCI annotation became a "key=value" label of the saved config. */
+	size_t i;
+	const json_t *label;
+	json_array_foreach (json_object_get(json_object_get(state, "config"), "labels"), i, label) {
+		const char *kv = json_string_value(label);
+		for (size_t k = 0; kv && k < sizeof(name_keys) / sizeof(name_keys[0]); k++) {
+			size_t n = strlen(name_keys[k]);
+			if (!strncmp(kv, name_keys[k], n) && kv[n] == '=')
+				return copy_name(kv + n + 1, strlen(kv + n + 1), ret, size);
 		}
 	}
+	/* An OCI config.json (crun keeps one in its state directory). */
+	const json_t *annotations = json_object_get(state, "annotations");
+	for (size_t k = 0; k < sizeof(name_keys) / sizeof(name_keys[0]); k++) {
+		const json_t *v = json_object_get(annotations, name_keys[k]);
+		if (json_is_string(v))
+			return copy_name(json_string_value(v), json_string_length(v), ret, size);
+	}
 	return -ENOENT;
+}
+
+static int name_from_file(const char *path, char *ret, size_t size)
+{
+	struct buf b = BUF_INIT(CONTAINER_STATE_MAX);
+	int r = read_file_capped(path, &b);
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	json_t *state = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	buf_free(&b);
+	if (!state)
+		return -EBADMSG;
+	r = container_name_from_state(state, ret, size);
+	json_decref(state);
+	return r;
+}
+
+int runtime_container_name(const char *state_dirs, const char *container_id, char *ret, size_t size)
+{
+	size_t idlen = container_id ? strlen(container_id) : 0;
+	if (idlen == 0 || idlen > 128 || strchr(container_id, '/') || container_id[0] == '.')
+		return -EINVAL;
+	int r = -ENOENT;
+	for (const char *dir = state_dirs ? state_dirs : ""; *dir && r == -ENOENT;) {
+		size_t len = strcspn(dir, ":");
+		static const char *const files[] = {"state.json", "config.json"};
+		for (size_t f = 0; len && f < sizeof(files) / sizeof(files[0]); f++) {
+			char path[PATH_MAX];
+			if ((size_t)snprintf(path, sizeof(path), "%.*s/%s/%s", (int)len, dir,
+					     container_id, files[f]) >= sizeof(path))
+				return -ENAMETOOLONG;
+			r = name_from_file(path, ret, size);
+			if (r != -ENOENT)
+				break; /* found, or this runtime's file says it has no name */
+		}
+		dir += len + (dir[len] == ':');
+	}
+	return r;
 }

@@ -18,8 +18,11 @@ struct exec_applier {
 	/* pod uid → {"ns","name","cgroup": id or 0,"added": bool} for pods that record */
 	json_t *pods;
 	json_t *to_remove; /* cgroup ids whose recording must stop (recorder thread drains) */
+	/* container cgroup id (decimal) → the runtime's container id, from the cgroup watcher,
+	 * which names each cgroup it sees; resolving an id by file handle instead takes
+	 * CAP_DAC_READ_SEARCH, which the DaemonSet does not grant. */
+	json_t *containers;
 	struct execrec_stats stats;
-	struct execsession_sync *sync; /* names containers; NULL without API access */
 	bool running;
 };
 
@@ -32,7 +35,8 @@ int exec_applier_new(const struct exec_applier_opts *opts, struct exec_applier *
 	pthread_mutex_init(&e->lock, NULL);
 	e->pods = json_object();
 	e->to_remove = json_array();
-	if (!e->pods || !e->to_remove) {
+	e->containers = json_object();
+	if (!e->pods || !e->to_remove || !e->containers) {
 		exec_applier_free(e);
 		return -ENOMEM;
 	}
@@ -46,6 +50,7 @@ struct exec_applier *exec_applier_free(struct exec_applier *e)
 		return NULL;
 	json_decref(e->pods);
 	json_decref(e->to_remove);
+	json_decref(e->containers);
 	pthread_mutex_destroy(&e->lock);
 	free(e);
 	return NULL;
@@ -120,15 +125,18 @@ void exec_applier_cgroup_event(struct exec_applier *e, const struct cgroup_event
 {
 	pthread_mutex_lock(&e->lock);
 	json_t *entry = json_object_get(e->pods, ev->id.pod_uid);
-	if (entry && ev->id.container_id[0]) {
-		/* A new container of a recorded pod: learn its name before anyone execs into it
-		 * (the answer is not needed now). */
-		char name[64];
-		if (e->sync && ev->type != CGROUP_EVENT_REMOVED)
-			execsession_sync_container_name(
-				e->sync, json_string_value(json_object_get(entry, "ns")),
-				json_string_value(json_object_get(entry, "name")),
-				ev->id.container_id, name, sizeof(name));
+	if (ev->id.container_id[0] && ev->type == CGROUP_EVENT_REMOVED) {
+		const char *key;
+		void *tmp;
+		json_t *v;
+		json_object_foreach_safe (e->containers, tmp, key, v)
+			if (!strcmp(json_string_value(v), ev->id.container_id))
+				json_object_del(e->containers, key);
+	} else if (ev->id.container_id[0]) {
+		/* Any pod's: a policy may select the pod later. */
+		char key[24];
+		snprintf(key, sizeof(key), "%llu", (unsigned long long)ev->cgroup_id);
+		json_object_set_new(e->containers, key, json_string(ev->id.container_id));
 	} else if (entry) {
 		if (ev->type == CGROUP_EVENT_REMOVED) {
 			if (json_is_true(json_object_get(entry, "added")))
@@ -162,12 +170,22 @@ static int resolve(uint64_t cgroup_id, uint64_t pod_cgroup_id, struct execrec_id
 		snprintf(ret->pod, sizeof(ret->pod), "%s",
 			 json_string_value(json_object_get(entry, "name")));
 		snprintf(ret->pod_uid, sizeof(ret->pod_uid), "%s", uid);
-		if (cgroup_container_id(e->opts.cgroup_root, cgroup_id, ret->container_id,
-					sizeof(ret->container_id)) == 0 &&
-		    e->sync)
-			execsession_sync_container_name(e->sync, ret->namespace, ret->pod,
+		/* Which container, from the runtime's own state (a few KiB read once per
+		 * session); a request through the API server names it anyway. */
+		char key[24];
+		snprintf(key, sizeof(key), "%llu", (unsigned long long)cgroup_id);
+		const char *known = json_string_value(json_object_get(e->containers, key));
+		if (known)
+			snprintf(ret->container_id, sizeof(ret->container_id), "%s", known);
+		if (known || cgroup_container_id(e->opts.cgroup_root, cgroup_id, ret->container_id,
+						 sizeof(ret->container_id)) == 0) {
+			int nr = runtime_container_name(e->opts.runtime_state_dirs,
 							ret->container_id, ret->container,
 							sizeof(ret->container));
+			if (nr < 0 && nr != -ENOENT)
+				log_info(4, "reading the runtime's container state failed",
+					 "containerID", ret->container_id, "err", strerror(-nr));
+		}
 		r = 0;
 		break;
 	}
@@ -200,6 +218,14 @@ static void reconcile(struct exec_applier *e, struct execrec_recorder *rec)
 	pthread_mutex_unlock(&e->lock);
 }
 
+static void identify(const char *recording_id, const json_t *identity, void *userdata)
+{
+	int r = execrec_identify(userdata, recording_id, identity);
+	if (r < 0)
+		log_error(r, "passing an exec session's requester to its recording failed",
+			  "recording", recording_id);
+}
+
 int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 {
 	struct execsession_sync *sync = NULL;
@@ -219,6 +245,8 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 		.retention_max_age_s = e->opts.retention_max_age_s,
 		.retention_max_bytes = e->opts.retention_max_bytes,
 		.hooks = e->opts.hooks_always ? EXECREC_HOOKS_ALWAYS : EXECREC_HOOKS_ON_DEMAND,
+		/* The requester's name belongs in the header; the claim takes a few API calls. */
+		.identity_wait_ms = sync ? EXECREC_IDENTITY_WAIT_MS : 0,
 	};
 	struct execrec_recorder *rec;
 	int r = execrec_open(&o, &rec);
@@ -226,9 +254,8 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 		execsession_sync_free(sync, 0);
 		return r;
 	}
-	pthread_mutex_lock(&e->lock);
-	e->sync = sync;
-	pthread_mutex_unlock(&e->lock);
+	if (sync)
+		execsession_sync_set_identify(sync, identify, rec);
 	log_info(0, "exec session recording ready", "dir", e->opts.recordings_dir, "ptyHooks",
 		 execrec_uses_pty_hooks(rec) ? "fexit" : "syscall tracepoints");
 	e->running = true;
@@ -238,10 +265,9 @@ int exec_applier_run(struct exec_applier *e, volatile sig_atomic_t *stop)
 		if (r < 0)
 			log_error(r, "reading exec recording events failed");
 	}
+	if (sync)
+		execsession_sync_set_identify(sync, NULL, NULL);
 	execrec_free(rec);
-	pthread_mutex_lock(&e->lock);
-	e->sync = NULL;
-	pthread_mutex_unlock(&e->lock);
 	execsession_sync_free(sync, 5000);
 	return 0;
 }
@@ -274,6 +300,10 @@ int exec_applier_collect(struct buf *out, void *userdata)
 		 "Sessions whose first exec ran before the capture hooks were attached (their "
 		 "recording has a gap saying so).",
 		 "counter", s.capture_late_sessions},
+		{"bulwark_exec_identity_late_sessions_total",
+		 "Recordings whose header was written before the requester was known (it is in "
+		 "the event log if it came later).",
+		 "counter", s.identity_late_sessions},
 		{"bulwark_exec_write_errors_total", "Recording files that could not be written.",
 		 "counter", s.write_errors},
 	};

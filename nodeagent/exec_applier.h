@@ -16,7 +16,8 @@
 
 struct exec_applier_opts {
 	const char *cgroup_root;
-	const char *recordings_dir; /* created 0700 */
+	const char *recordings_dir;	/* created 0700 */
+	const char *runtime_state_dirs; /* container_name.h: colon-separated, NULL: none */
 	const char *node;
 	struct kube_client *client; /* NULL: no ExecSession objects (recordings only) */
 	uint64_t retention_max_age_s, retention_max_bytes;

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +43,11 @@ struct session {
 	int exit_status;
 	bool tty;
 	bool failed;
-	bool capture_late_noted; /* the gap for hooks attached after the first exec is written */
-	bool ended;		 /* the kernel said the last process exited */
-	uint64_t quiet_since_ms; /* CLOCK_MONOTONIC ms of the END or the last event after it */
+	bool capture_late_noted;  /* the gap for hooks attached after the first exec is written */
+	bool ended;		  /* the kernel said the last process exited */
+	uint64_t identity_due_ms; /* CLOCK_MONOTONIC ms: the header waits for its identity
+				   * until then; 0: not waiting */
+	uint64_t quiet_since_ms;  /* CLOCK_MONOTONIC ms of the END or the last event after it */
 	char message[256];
 };
 
@@ -68,6 +71,16 @@ struct execrec_recorder {
 	struct hashtab sessions;
 	uint64_t last_housekeeping_ms, last_prune_ms;
 	struct execrec_stats stats;
+	unsigned identity_wait_ms;
+	/* execrec_identify()'s messages, from other threads, newest first. */
+	pthread_mutex_t identities_lock;
+	struct identity_msg *identities;
+};
+
+struct identity_msg {
+	struct identity_msg *next;
+	char id[RECORDING_ID_MAX + 1];
+	json_t *identity; /* NULL: none will come */
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -229,6 +242,7 @@ static int session_start_recording(struct execrec_recorder *r, struct session *s
 		.start_unix_us = s->start_unix_us,
 		.kubernetes = k,
 		.env = env,
+		.defer_header = r->identity_wait_ms > 0,
 	};
 	int err = recording_open(r->dir, &m, &s->rec);
 	json_decref(k);
@@ -237,6 +251,8 @@ static int session_start_recording(struct execrec_recorder *r, struct session *s
 		session_fail(r, s, err, "creating the recording files");
 		return err;
 	}
+	if (m.defer_header)
+		s->identity_due_ms = now_ns(CLOCK_MONOTONIC) / 1000000 + r->identity_wait_ms;
 	json_t *open = json_pack("{s:s,s:I,s:I,s:I}", "type", "open", "session_id",
 				 (json_int_t)s->sid, "cgroup_id", (json_int_t)s->cgroup_id,
 				 "pod_cgroup_id", (json_int_t)s->pod_cgroup_id);
@@ -589,13 +605,91 @@ static void account_final_losses(struct execrec_recorder *r, struct session *s)
 	}
 }
 
+static bool awaiting_identity(const struct session *s, uint64_t now_ms)
+{
+	return s->identity_due_ms && now_ms < s->identity_due_ms && s->rec && !s->failed &&
+	       recording_header_pending(s->rec);
+}
+
+/* The header goes out with identity (NULL: without); one that is out already gets it as an
+ * "identity" line in the event log, so it is under the hash chain either way. */
+static void apply_identity(struct execrec_recorder *r, struct session *s, const json_t *identity)
+{
+	s->identity_due_ms = 0;
+	if (!s->rec || s->failed)
+		return;
+	int err = 0;
+	if (recording_header_pending(s->rec)) {
+		err = recording_commit_header(s->rec, identity);
+	} else if (identity) {
+		json_t *ev = json_pack("{s:s,s:O}", "type", "identity", "kubernetes", identity);
+		uint64_t t = rel_us(s, s->last_ns);
+		err = ev ? recording_log(s->rec, t, ev) : -ENOMEM;
+		json_decref(ev);
+	}
+	if (err < 0)
+		session_fail(r, s, err, "writing the recording's header");
+}
+
+static struct session *session_by_recording_id(struct execrec_recorder *r, const char *id)
+{
+	struct session *s;
+	for (size_t pos = 0; (s = hashtab_next(&r->sessions, &pos));)
+		if (!strcmp(s->id, id))
+			return s;
+	return NULL;
+}
+
+static void take_identities(struct execrec_recorder *r)
+{
+	pthread_mutex_lock(&r->identities_lock);
+	struct identity_msg *m = r->identities, *fifo = NULL;
+	r->identities = NULL;
+	pthread_mutex_unlock(&r->identities_lock);
+	while (m) { /* oldest first */
+		struct identity_msg *next = m->next;
+		m->next = fifo;
+		fifo = m;
+		m = next;
+	}
+	while ((m = fifo)) {
+		fifo = m->next;
+		struct session *s = session_by_recording_id(r, m->id);
+		if (s)
+			apply_identity(r, s, m->identity);
+		else
+			log_info(4, "identity of a finished recording, ignoring", "recording",
+				 m->id);
+		json_decref(m->identity);
+		free(m);
+	}
+}
+
+/* Headers whose identity did not come in time go out without it. */
+static void expire_identity_waits(struct execrec_recorder *r, uint64_t now_ms)
+{
+	struct session *s;
+	for (size_t pos = 0; (s = hashtab_next(&r->sessions, &pos));) {
+		if (!s->identity_due_ms || awaiting_identity(s, now_ms))
+			continue;
+		if (s->rec && !s->failed && recording_header_pending(s->rec)) {
+			r->stats.identity_late_sessions++;
+			log_warn("exec session's requester not known in time, its recording "
+				 "header goes out without",
+				 "session", s->id, "waited_ms", LOG_INT(r->identity_wait_ms));
+		}
+		apply_identity(r, s, NULL);
+	}
+}
+
 /* Sessions whose END never reached us (ring buffer full) are found in the kernel's map. */
 static void sweep_ended(struct execrec_recorder *r)
 {
 	uint64_t now_ms = now_ns(CLOCK_MONOTONIC) / 1000000;
 	struct session *s;
 	for (size_t pos = 0; (s = hashtab_next(&r->sessions, &pos));) {
-		if (!s->ended || now_ms - s->quiet_since_ms < DRAIN_MS)
+		if (!s->ended || now_ms - s->quiet_since_ms < DRAIN_MS ||
+		    awaiting_identity(s, now_ms))
 			continue;
 		account_final_losses(r, s);
 		r->stats.lost_events += s->lost_events;
@@ -653,6 +747,7 @@ static void housekeeping(struct execrec_recorder *r)
 	if (now - r->last_housekeeping_ms < HOUSEKEEPING_MS / 4)
 		return;
 	r->last_housekeeping_ms = now;
+	expire_identity_waits(r, now);
 	struct session *s;
 	for (size_t pos = 0; (s = hashtab_next(&r->sessions, &pos));)
 		if (s->rec && !s->failed) {
@@ -728,6 +823,8 @@ int execrec_open(const struct execrec_opts *opts, struct execrec_recorder **ret)
 	r->hooks_linger_ms =
 		opts->hooks_linger_ms ? opts->hooks_linger_ms : EXECREC_HOOKS_LINGER_MS;
 	r->sessions = HASHTAB_INIT;
+	r->identity_wait_ms = opts->identity_wait_ms;
+	pthread_mutex_init(&r->identities_lock, NULL);
 	if (!r->dir || !r->node) {
 		execrec_free(r);
 		return -ENOMEM;
@@ -781,6 +878,13 @@ struct execrec_recorder *execrec_free(struct execrec_recorder *r)
 		pos = 0; /* the table changed */
 	}
 	hashtab_free(&r->sessions);
+	while (r->identities) {
+		struct identity_msg *m = r->identities;
+		r->identities = m->next;
+		json_decref(m->identity);
+		free(m);
+	}
+	pthread_mutex_destroy(&r->identities_lock);
 	bpf_link__destroy(r->sys_enter);
 	bpf_link__destroy(r->sys_exit);
 	execrec__destroy(r->skel);
@@ -817,9 +921,30 @@ int execrec_poll(struct execrec_recorder *r, int timeout_ms)
 		n = ring_buffer__consume(r->rb); /* terminal data does not always wake us */
 	if (n < 0 && n != -EINTR)
 		return n;
+	take_identities(r);
 	housekeeping(r);
 	hooks_update(r, false);
 	return n < 0 ? 0 : n;
+}
+
+int execrec_identify(struct execrec_recorder *r, const char *id, const json_t *identity)
+{
+	if (!id || !recording_id_valid(id) || (identity && !json_is_object(identity)))
+		return -EINVAL;
+	struct identity_msg *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->identity = identity ? json_deep_copy(identity) : NULL;
+	if (identity && !m->identity) {
+		free(m);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&r->identities_lock);
+	m->next = r->identities;
+	r->identities = m;
+	pthread_mutex_unlock(&r->identities_lock);
+	return 0;
 }
 
 bool execrec_uses_pty_hooks(const struct execrec_recorder *r)

@@ -7,7 +7,8 @@
  * Usage: execrec_open(); execrec_add_pod() for every recorded pod as soon as its cgroup exists;
  * poll execrec_fd() for POLLIN and call execrec_poll() when readable or at least once a second
  * (it also finishes sessions whose end event was lost, flushes files and prunes).
- * Not thread-safe: one thread owns the recorder. */
+ * Not thread-safe: one thread owns the recorder (execrec_identify() and
+ * execrec_capture_live() excepted). */
 #pragma once
 
 #include <jansson.h>
@@ -83,9 +84,15 @@ struct execrec_opts {
 	enum execrec_hooks hooks;
 	unsigned hooks_linger_ms; /* on demand: keep them this long after the last session;
 				   * 0: EXECREC_HOOKS_LINGER_MS */
+	/* How long a new recording's header waits for execrec_identify() (who asked for the
+	 * session, known once the sink matched its ExecSession); its records wait in memory
+	 * meanwhile, and a session that ends sooner is finished once it came or this passed.
+	 * 0: headers are written at once, without it. */
+	unsigned identity_wait_ms;
 };
 
-#define EXECREC_HOOKS_LINGER_MS 5000
+#define EXECREC_HOOKS_LINGER_MS	 5000
+#define EXECREC_IDENTITY_WAIT_MS 3000
 
 struct execrec_recorder;
 
@@ -106,6 +113,13 @@ int execrec_fd(const struct execrec_recorder *r);
  * is due. The number of events handled, or a negative errno. */
 int execrec_poll(struct execrec_recorder *r, int timeout_ms);
 
+/* Who asked for recording id: an object merged into the header's "kubernetes" (e.g. {"user":
+ * {"username": ..., "groups": [...]}, "execSession": NAME}; borrowed), or NULL when nobody
+ * will say (the header is written without). Unlike the rest, safe from any thread: it is
+ * taken up by the next execrec_poll(). If the header is out already, the identity goes to
+ * the event log instead. */
+int execrec_identify(struct execrec_recorder *r, const char *id, const json_t *identity);
+
 /* Whether terminal I/O is captured with fexit on pty_write (else with the pty master's
  * read/write syscalls in the runtime processes). */
 bool execrec_uses_pty_hooks(const struct execrec_recorder *r);
@@ -120,6 +134,10 @@ struct execrec_stats {
 	/* Sessions whose first exec ran before the syscall hooks were attached (a gap with the
 	 * delay is in the recording): bulwark_exec_capture_late_sessions_total. */
 	uint64_t capture_late_sessions;
+	/* Recordings whose header was written before their identity came (it is then in the
+	 * event log as an "identity" line, if it came at all):
+	 * bulwark_exec_identity_late_sessions_total. */
+	uint64_t identity_late_sessions;
 	uint64_t hooks_attached; /* 1 while the syscall hooks are attached */
 	uint64_t hooks_attaches; /* how many times they were attached (on demand) */
 };

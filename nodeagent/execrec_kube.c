@@ -9,12 +9,9 @@
 
 #include "kube/backoff.h"
 #include "log.h"
-#include "nodeagent/container_name.h"
 
 #define MAX_ATTEMPTS 8
 #define QUEUE_MAX    4096
-#define NAMES_MAX    4096 /* container ids whose names are kept */
-#define LOOKUPS_MAX  256  /* container ids being looked up at once */
 
 static const char *sget(const json_t *o, const char *k)
 {
@@ -58,9 +55,9 @@ json_t *execsession_find_requested(const json_t *items, const struct execsession
 			continue;
 		if (!streq(sget(spec, "pod"), k->pod))
 			continue;
-		/* The agent sees container cgroups, not container names (exec_applier's resolve),
-		 * so a session without a name matches the request for any container of the pod;
-		 * the command and the time still have to match. */
+		/* A session whose container the runtime's state did not name (exec_applier's
+		 * resolve) matches the request for any container of the pod; the command and the
+		 * time still have to match. */
 		if (k->container && *k->container && !streq(sget(spec, "container"), k->container))
 			continue;
 		if (node && *node && !streq(node, k->node))
@@ -134,7 +131,6 @@ struct job {
 	json_t *status;
 	json_t *command;
 	char pod[254], container[64], node[254];
-	char container_id[72];
 	uint64_t start_unix_us;
 };
 
@@ -155,16 +151,9 @@ struct execsession_sync {
 	size_t queued;
 	bool stop;
 	struct claim *claims;
-	json_t *names;	 /* container id → name, as the pods' statuses said */
-	json_t *lookups; /* container id → {"ns","pod","due" (monotonic ms),"tries"} */
+	execsession_identify_fn identify; /* with its userdata, under lock */
+	void *identify_userdata;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void job_free(struct job *j)
 {
@@ -208,6 +197,32 @@ static int claim_add(struct execsession_sync *s, const char *id, const char *ns,
 	return 0;
 }
 
+/* Tells the recorder who asked for recording id (user: the request's spec.user, NULL for a
+ * node-local session) and the container's name, which the header may not have had yet. */
+static void tell_identity(struct execsession_sync *s, const char *id, const char *name,
+			  const json_t *user, const char *container)
+{
+	json_t *identity = json_pack("{s:s}", "execSession", name);
+	if (identity && json_is_object(user))
+		json_object_set(identity, "user", (json_t *)user);
+	if (identity && container && *container)
+		json_object_set_new(identity, "container", json_string(container));
+	pthread_mutex_lock(&s->lock);
+	if (s->identify && identity)
+		s->identify(id, identity, s->identify_userdata);
+	pthread_mutex_unlock(&s->lock);
+	json_decref(identity);
+}
+
+void execsession_sync_set_identify(struct execsession_sync *s, execsession_identify_fn fn,
+				   void *userdata)
+{
+	pthread_mutex_lock(&s->lock);
+	s->identify = fn;
+	s->identify_userdata = userdata;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Writes status onto the object (re-read on conflict). */
 static int put_status(struct execsession_sync *s, const char *ns, const char *name,
 		      const json_t *status, const char *expect_phase)
@@ -236,107 +251,8 @@ static int put_status(struct execsession_sync *s, const char *ns, const char *na
 	return -ESTALE;
 }
 
-/* GETs the pod and learns the name of container_id: 0, -ENOENT while the status does not
- * have it, or the API's error. Called on the worker, without the lock. */
-static int lookup_container(struct execsession_sync *s, const char *ns, const char *pod,
-			    const char *container_id, char *ret, size_t size)
-{
-	json_t *obj = NULL;
-	int r = kube_get(s->client, &KUBE_RES_PODS, ns, pod, &obj, NULL);
-	if (r < 0)
-		return r;
-	r = pod_container_name(obj, container_id, ret, size);
-	json_decref(obj);
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&s->lock);
-	if (json_object_size(s->names) >= NAMES_MAX)
-		json_object_clear(s->names); /* ids of long-gone containers, mostly */
-	json_object_set_new(s->names, container_id, json_string(ret));
-	json_object_del(s->lookups, container_id);
-	pthread_mutex_unlock(&s->lock);
-	return 0;
-}
-
-int execsession_sync_container_name(struct execsession_sync *s, const char *ns, const char *pod,
-				    const char *container_id, char *ret, size_t size)
-{
-	if (!container_id || !*container_id || !ns || !*ns || !pod || !*pod)
-		return -EINVAL;
-	int r = -EAGAIN;
-	pthread_mutex_lock(&s->lock);
-	const char *name = json_string_value(json_object_get(s->names, container_id));
-	if (name) {
-		r = strlen(name) < size ? 0 : -ENAMETOOLONG;
-		if (r == 0)
-			memcpy(ret, name, strlen(name) + 1);
-	} else if (!json_object_get(s->lookups, container_id) &&
-		   json_object_size(s->lookups) < LOOKUPS_MAX) {
-		json_object_set_new(s->lookups, container_id,
-				    json_pack("{s:s,s:s,s:I,s:i}", "ns", ns, "pod", pod, "due",
-					      (json_int_t)mono_ms(), "tries", 0));
-		pthread_cond_signal(&s->cond);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
-}
-
-/* A lookup that is due, copied out (the lock is held), or false; *ret_wait_ms gets how long
- * until the next one is due (-1: none). */
-static bool lookup_take_due(struct execsession_sync *s, char cid[72], char ns[64], char pod[254],
-			    long *ret_wait_ms)
-{
-	uint64_t now = mono_ms();
-	long wait = -1;
-	const char *id;
-	json_t *l;
-	json_object_foreach (s->lookups, id, l) {
-		uint64_t due = (uint64_t)json_integer_value(json_object_get(l, "due"));
-		if (due <= now) {
-			snprintf(cid, 72, "%s", id);
-			snprintf(ns, 64, "%s", sget(l, "ns"));
-			snprintf(pod, 254, "%s", sget(l, "pod"));
-			json_int_t tries = json_integer_value(json_object_get(l, "tries")) + 1;
-			if (tries >= EXECSESSION_LOOKUP_TRIES) {
-				json_object_del(s->lookups, id);
-			} else {
-				json_object_set_new(l, "tries", json_integer(tries));
-				json_object_set_new(
-					l, "due",
-					json_integer(
-						(json_int_t)(now + EXECSESSION_LOOKUP_RETRY_MS)));
-			}
-			return true;
-		}
-		if (wait < 0 || (long)(due - now) < wait)
-			wait = (long)(due - now);
-	}
-	*ret_wait_ms = wait;
-	return false;
-}
-
-/* A session the recorder could not name yet (a node-local exec into a container the worker had
- * not looked up) gets its container's name before its ExecSession is written. */
-static void name_container(struct execsession_sync *s, struct job *j)
-{
-	if (j->container[0] || !j->container_id[0])
-		return;
-	pthread_mutex_lock(&s->lock);
-	const char *name = json_string_value(json_object_get(s->names, j->container_id));
-	if (name)
-		snprintf(j->container, sizeof(j->container), "%s", name);
-	pthread_mutex_unlock(&s->lock);
-	if (!j->container[0] && lookup_container(s, j->ns, j->pod, j->container_id, j->container,
-						 sizeof(j->container)) < 0)
-		j->container[0] = '\0';
-	if (j->container[0])
-		json_object_set_new(json_object_get(j->object, "spec"), "container",
-				    json_string(j->container));
-}
-
 static int do_start(struct execsession_sync *s, struct job *j)
 {
-	name_container(s, j);
 	json_t *items = NULL;
 	struct kube_list_options lo = {.max_items = 10000};
 	int r = kube_list(s->client, &BULWARK_RES_EXECSESSIONS, j->ns, &lo, &items, NULL, NULL);
@@ -356,6 +272,10 @@ static int do_start(struct execsession_sync *s, struct job *j)
 		snprintf(name, sizeof(name), "%s", sget(json_object_get(m, "metadata"), "name"));
 		r = put_status(s, j->ns, name, j->status, "Requested");
 		if (r == 0) {
+			const json_t *spec = json_object_get(m, "spec");
+			const char *ctr = sget(spec, "container");
+			tell_identity(s, j->id, name, json_object_get(spec, "user"),
+				      ctr && *ctr ? ctr : j->container);
 			json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "annotations",
 						  EXECSESSION_ANNOTATION_RECORDING, j->id);
 			int pr = patch ? kube_patch_merge(s->client, &BULWARK_RES_EXECSESSIONS,
@@ -391,6 +311,7 @@ static int do_start(struct execsession_sync *s, struct job *j)
 	r = put_status(s, j->ns, j->id, j->status, NULL);
 	if (r < 0)
 		return r;
+	tell_identity(s, j->id, j->id, NULL, j->container);
 	return claim_add(s, j->id, j->ns, j->id);
 }
 
@@ -417,37 +338,10 @@ static void *worker(void *arg)
 	struct execsession_sync *s = arg;
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		char cid[72], ns[64], pod[254], name[64];
-		long wait_ms = -1;
-		while (!s->head && !s->stop) {
-			if (lookup_take_due(s, cid, ns, pod, &wait_ms))
-				break;
-			if (wait_ms < 0) {
-				pthread_cond_wait(&s->cond, &s->lock);
-				continue;
-			}
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += wait_ms / 1000;
-			until.tv_nsec += (wait_ms % 1000) * 1000000;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
-			pthread_cond_timedwait(&s->cond, &s->lock, &until);
-		}
-		if (!s->head && s->stop)
+		while (!s->head && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (!s->head)
 			break;
-		if (!s->head) {
-			/* A due lookup: a miss stays queued for a later try. */
-			pthread_mutex_unlock(&s->lock);
-			int r = lookup_container(s, ns, pod, cid, name, sizeof(name));
-			if (r < 0 && r != -ENOENT)
-				log_info(4, "looking up a container's name failed", "pod", pod,
-					 "containerID", cid, "err", strerror(-r));
-			pthread_mutex_lock(&s->lock);
-			continue;
-		}
 		struct job *j = s->head;
 		s->head = j->next;
 		if (!s->head)
@@ -491,7 +385,6 @@ static void enqueue(struct execsession_sync *s, const struct execrec_session_inf
 	snprintf(j->ns, sizeof(j->ns), "%s", info->who->namespace);
 	snprintf(j->pod, sizeof(j->pod), "%s", info->who->pod);
 	snprintf(j->container, sizeof(j->container), "%s", info->who->container);
-	snprintf(j->container_id, sizeof(j->container_id), "%s", info->who->container_id);
 	snprintf(j->node, sizeof(j->node), "%s", info->node ? info->node : "");
 	j->start_unix_us = info->start_unix_us;
 	j->command = info->command ? json_deep_copy(info->command) : json_array();
@@ -540,20 +433,10 @@ int execsession_sync_new(struct kube_client *client, struct execsession_sync **r
 	if (!s)
 		return -ENOMEM;
 	s->client = client;
-	s->names = json_object();
-	s->lookups = json_object();
-	if (!s->names || !s->lookups) {
-		json_decref(s->names);
-		json_decref(s->lookups);
-		free(s);
-		return -ENOMEM;
-	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	int r = pthread_create(&s->thread, NULL, worker, s);
 	if (r) {
-		json_decref(s->names);
-		json_decref(s->lookups);
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->cond);
 		free(s);
@@ -594,8 +477,6 @@ struct execsession_sync *execsession_sync_free(struct execsession_sync *s, int t
 		s->claims = c->next;
 		free(c);
 	}
-	json_decref(s->names);
-	json_decref(s->lookups);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);

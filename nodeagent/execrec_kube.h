@@ -51,18 +51,15 @@ int execsession_sync_new(struct kube_client *client, struct execsession_sync **r
 /* Finishes the queued work (at most timeout_ms more) and stops. NULL-safe. */
 struct execsession_sync *execsession_sync_free(struct execsession_sync *s, int timeout_ms);
 
-/* The name of the container whose runtime id is container_id in namespace/pod, from the pod's
- * status (nodeagent/container_name.h), without waiting: 0 when the worker knows it, -EAGAIN
- * when not yet (the worker is asked to GET the pod, and keeps asking every
- * EXECSESSION_LOOKUP_RETRY_MS for EXECSESSION_LOOKUP_TRIES times while the kubelet has not
- * reported the id, so a container that just started is named by the time it is exec'd into).
- * A session without a name gets it on the worker before its ExecSession is written.
- * Safe from any thread. */
-int execsession_sync_container_name(struct execsession_sync *s, const char *ns, const char *pod,
-				    const char *container_id, char *ret, size_t size);
-
-#define EXECSESSION_LOOKUP_RETRY_MS 2000
-#define EXECSESSION_LOOKUP_TRIES    30
+/* Who asked for a session, once its ExecSession is claimed: {"user": the request's spec.user,
+ * "execSession": NAME}, or {"execSession": NAME} for a session no request matched (a
+ * node-local exec). Called on the worker thread; identity is borrowed. */
+typedef void (*execsession_identify_fn)(const char *recording_id, const json_t *identity,
+					void *userdata);
+/* Sets (or with NULL, clears) where identities go; after a clear returns, fn is not running
+ * and will not be called again. */
+void execsession_sync_set_identify(struct execsession_sync *s, execsession_identify_fn fn,
+				   void *userdata);
 
 /* The sink to pass in execrec_opts (its userdata is s). */
 struct execrec_sink execsession_sync_sink(struct execsession_sync *s);

@@ -27,6 +27,7 @@
 #include "nodeagent/recordings_server.h"
 #include "nodeagent/seccomp_applier.h"
 #include "nodeagent/stream_client.h"
+#include "nodeagent/container_name.h"
 #include "nodeagent/sync.h"
 #include "seccomp/store.h"
 
@@ -50,6 +51,10 @@ static const char usage[] =
 	"                             (default /var/lib/kubelet)\n"
 	"      --recordings-dir DIR   exec session recordings, root-only (default\n"
 	"                             /var/lib/bulwark/recordings)\n"
+	"      --runtime-state-dirs DIR[:DIR...]\n"
+	"                             where container runtimes keep their state; names the\n"
+	"                             container of an exec started on the node (default\n"
+	"                             " CONTAINER_STATE_DIRS_DEFAULT ")\n"
 	"      --exec-hooks MODE      on-demand (default): attach the exec recorder's syscall\n"
 	"                             hooks only while a session is live (they slow every\n"
 	"                             syscall on the node); always: keep them attached\n"
@@ -101,6 +106,7 @@ enum {
 	OPT_ALLOW_PLAIN_HTTP,
 	OPT_CLEANUP,
 	OPT_RECORDINGS_DIR,
+	OPT_RUNTIME_STATE_DIRS,
 	OPT_KUBECONFIG,
 	OPT_EXEC_HOOKS,
 	OPT_RECORDINGS_LISTEN,
@@ -112,6 +118,7 @@ struct agent {
 	const char *cgroup_root, *bpffs, *state_dir, *kubelet_root;
 	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
 	const char *recordings_dir, *kubeconfig, *recordings_listen, *advertise_address;
+	const char *runtime_state_dirs;
 	bool simulate, allow_plain_http, cleanup, exec_hooks_always;
 
 	struct agent_sync *sync;
@@ -461,6 +468,7 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		{"allow-plain-http", no_argument, NULL, OPT_ALLOW_PLAIN_HTTP},
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
 		{"recordings-dir", required_argument, NULL, OPT_RECORDINGS_DIR},
+		{"runtime-state-dirs", required_argument, NULL, OPT_RUNTIME_STATE_DIRS},
 		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
 		{"exec-hooks", required_argument, NULL, OPT_EXEC_HOOKS},
 		{"recordings-listen", required_argument, NULL, OPT_RECORDINGS_LISTEN},
@@ -486,6 +494,7 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		case OPT_ALLOW_PLAIN_HTTP: a->allow_plain_http = true; break;
 		case OPT_CLEANUP: a->cleanup = true; break;
 		case OPT_RECORDINGS_DIR: a->recordings_dir = optarg; break;
+		case OPT_RUNTIME_STATE_DIRS: a->runtime_state_dirs = optarg; break;
 		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
 		case OPT_EXEC_HOOKS:
 			if (strcmp(optarg, "on-demand") && strcmp(optarg, "always"))
@@ -549,6 +558,7 @@ int main(int argc, char **argv)
 		.kubelet_root = "/var/lib/kubelet",
 		.metrics_listen = "0.0.0.0:9443",
 		.recordings_dir = "/var/lib/bulwark/recordings",
+		.runtime_state_dirs = CONTAINER_STATE_DIRS_DEFAULT,
 	};
 	int r = parse_args(argc, argv, &a);
 	if (r != 0)
@@ -601,6 +611,7 @@ int main(int argc, char **argv)
 		struct exec_applier_opts eo = {
 			.cgroup_root = a.cgroup_root,
 			.recordings_dir = a.recordings_dir,
+			.runtime_state_dirs = a.runtime_state_dirs,
 			.node = a.node,
 			.client = a.kube,
 			.hooks_always = a.exec_hooks_always,

@@ -33,7 +33,13 @@ struct recording_meta {
 	uint64_t start_unix_us;	  /* wall clock of the session's start */
 	const json_t *kubernetes; /* {namespace,pod,container,node,user,command}; borrowed */
 	const json_t *env;	  /* optional, e.g. {"TERM": "xterm"}; borrowed */
+	/* The header is written by recording_commit_header() (who asked for the session is
+	 * learnt from the API server a moment after it starts); records wait in memory until
+	 * then, at most RECORDING_PENDING_MAX bytes, past which the header goes out as it is. */
+	bool defer_header;
 };
+
+#define RECORDING_PENDING_MAX (16u << 20)
 
 struct recording;
 
@@ -42,6 +48,13 @@ bool recording_id_valid(const char *id);
 
 /* Creates the three files (O_EXCL: -EEXIST for an id in use) and writes the header. */
 int recording_open(const char *dir, const struct recording_meta *meta, struct recording **ret);
+
+/* Writes the deferred header, its "kubernetes" object updated with the keys of kubernetes
+ * (borrowed, may be NULL), then the records that waited for it. -EALREADY when the header is
+ * out already (not deferred, committed, or past the pending cap). Finishing commits it too. */
+int recording_commit_header(struct recording *r, const json_t *kubernetes);
+bool recording_header_pending(const struct recording *r);
+size_t recording_pending_bytes(const struct recording *r);
 
 /* Terminal bytes at t_us (since the start). Split UTF-8 characters are carried to the next
  * call of the same stream. */

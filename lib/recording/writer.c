@@ -32,7 +32,14 @@ struct recording {
 	uint64_t last_t_us;
 	bool finished;
 	int error; /* the first write error: later calls return it */
+	/* A deferred header (meta->defer_header) until recording_commit_header(): every record
+	 * of both files waits in pending, as [file][length][line], because the chains start
+	 * with the header. */
+	json_t *header;
+	struct buf pending;
 };
+
+enum { PENDING_CAST = 'c', PENDING_LOG = 'l' };
 
 bool recording_id_valid(const char *id)
 {
@@ -68,11 +75,31 @@ static int open_exclusive(const char *dir, const char *id, const char *ext, FILE
 	return 0;
 }
 
+static int write_record(struct recording *r, struct rec_file *rf, const char *line, size_t len);
+
+/* A record while the header waits; past RECORDING_PENDING_MAX the header goes out as it is,
+ * so a slow identity never costs data. */
+static int hold_record(struct recording *r, struct rec_file *rf, const char *line, size_t len)
+{
+	uint32_t n = (uint32_t)len;
+	char tag = rf == &r->cast ? PENDING_CAST : PENDING_LOG;
+	if (r->pending.len + 1 + sizeof(n) + len > RECORDING_PENDING_MAX) {
+		int err = recording_commit_header(r, NULL);
+		return err < 0 ? err : write_record(r, rf, line, len);
+	}
+	if (buf_append(&r->pending, &tag, 1) < 0 || buf_append(&r->pending, &n, sizeof(n)) < 0 ||
+	    buf_append(&r->pending, line, len) < 0)
+		return r->error = -ENOMEM;
+	return 0;
+}
+
 /* Appends one record (line without newline) to file rf and its hash to the sidecar. */
 static int write_record(struct recording *r, struct rec_file *rf, const char *line, size_t len)
 {
 	if (r->error)
 		return r->error;
+	if (r->header)
+		return hold_record(r, rf, line, len);
 	int ret = hash_chain_append(&rf->chain, line, len);
 	if (ret < 0)
 		return r->error = ret;
@@ -100,6 +127,7 @@ int recording_open(const char *dir, const struct recording_meta *meta, struct re
 	hash_chain_init(&r->log.chain);
 	buf_init(&r->line, 4 * CAST_LINE_MAX);
 	buf_init(&r->text, 4 * CAST_LINE_MAX);
+	buf_init(&r->pending, RECORDING_PENDING_MAX);
 
 	static const char *const exts[] = {"cast", "log", "chain"};
 	FILE **files[] = {&r->cast.f, &r->log.f, &r->sidecar};
@@ -133,17 +161,56 @@ int recording_open(const char *dir, const struct recording_meta *meta, struct re
 		recording_free(r);
 		return -ENOMEM;
 	}
-	buf_reset(&r->line);
-	err = cast_header_line(&r->line, h);
-	json_decref(h);
-	if (err >= 0)
-		err = write_record(r, &r->cast, r->line.data, r->line.len);
-	if (err < 0) {
+	r->header = h;
+	if (!meta->defer_header && (err = recording_commit_header(r, NULL)) < 0) {
 		recording_free(r);
 		return err;
 	}
 	*ret = r;
 	return 0;
+}
+
+bool recording_header_pending(const struct recording *r)
+{
+	return r->header != NULL;
+}
+
+size_t recording_pending_bytes(const struct recording *r)
+{
+	return r->pending.len;
+}
+
+int recording_commit_header(struct recording *r, const json_t *kubernetes)
+{
+	if (!r->header)
+		return -EALREADY;
+	json_t *h = r->header;
+	r->header = NULL;
+	json_t *k = json_object_get(h, "kubernetes");
+	if (kubernetes && json_is_object(k))
+		json_object_update(k, (json_t *)kubernetes);
+	else if (kubernetes)
+		json_object_set_new(h, "kubernetes", json_deep_copy(kubernetes));
+	/* Not r->line: a cast event that overflowed the pending cap is in it. */
+	struct buf line = BUF_INIT(4 * CAST_LINE_MAX);
+	int err = cast_header_line(&line, h);
+	json_decref(h);
+	if (err >= 0)
+		err = write_record(r, &r->cast, line.data, line.len);
+	buf_free(&line);
+	/* Then what waited, in the order it came. */
+	for (size_t off = 0; err >= 0 && off < r->pending.len;) {
+		char tag = r->pending.data[off];
+		uint32_t n;
+		memcpy(&n, r->pending.data + off + 1, sizeof(n));
+		const char *line = r->pending.data + off + 1 + sizeof(n);
+		err = write_record(r, tag == PENDING_CAST ? &r->cast : &r->log, line, n);
+		off += 1 + sizeof(n) + n;
+	}
+	buf_free(&r->pending);
+	if (err < 0)
+		r->error = err;
+	return err;
 }
 
 static int cast_event(struct recording *r, uint64_t t_us, const char *type, const char *text,
@@ -241,6 +308,8 @@ int recording_flush(struct recording *r)
 {
 	if (r->error)
 		return r->error;
+	if (r->header)
+		return 0; /* in memory until the header is committed */
 	if (fflush(r->cast.f) || fflush(r->log.f) || fflush(r->sidecar))
 		return r->error = -errno;
 	return 0;
@@ -251,6 +320,11 @@ int recording_finish(struct recording *r, const json_t *summary,
 {
 	if (r->finished)
 		return -EINVAL;
+	if (r->header) {
+		int err = recording_commit_header(r, NULL);
+		if (err < 0)
+			return err;
+	}
 	/* A character cut off at the very end is replaced, not dropped. */
 	for (int s = 0; s < 2; s++) {
 		if (!r->carry[s].n)
@@ -304,6 +378,11 @@ struct recording *recording_free(struct recording *r)
 {
 	if (!r)
 		return NULL;
+	/* What waited for a header is not thrown away with it. */
+	if (r->header && r->cast.f && !r->error)
+		recording_commit_header(r, NULL);
+	json_decref(r->header);
+	buf_free(&r->pending);
 	if (r->cast.f)
 		fclose(r->cast.f);
 	if (r->log.f)

@@ -58,13 +58,35 @@ static struct {
 	struct finished done[16];
 	int n_done, n_started;
 	pid_t init_pid;
+	bool withhold_identity; /* the sink does not say who asked (the API server is slow) */
+	char last_started[RECORDING_ID_MAX + 1];
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+#define IDENTITY_WAIT_MS 1000
+
+/* Like the ExecSession sync once it claimed the request: who asked, from another thread's
+ * point of view (the recorder takes it up on its next poll). */
+static json_t *identity_of(const char *id)
+{
+	char es[RECORDING_ID_MAX + 8];
+	snprintf(es, sizeof(es), "es-%s", id);
+	return json_pack("{s:{s:s,s:[s]},s:s}", "user", "username", "tester", "groups", "auditors",
+			 "execSession", es);
+}
 
 static void on_started(const struct execrec_session_info *s, void *ud)
 {
 	pthread_mutex_lock(&T.lock);
 	T.n_started++;
+	snprintf(T.last_started, sizeof(T.last_started), "%s", s->id);
+	bool tell = !T.withhold_identity;
 	pthread_mutex_unlock(&T.lock);
+	if (tell) {
+		json_t *who = identity_of(s->id);
+		if (execrec_identify(T.rec, s->id, who) < 0) /* the header then lacks it */
+			fprintf(stderr, "execrec_identify failed\n");
+		json_decref(who);
+	}
 }
 
 static void on_finished(const struct execrec_session_info *s, void *ud)
@@ -178,6 +200,7 @@ static int group_setup(void **state)
 		.resolve = resolve,
 		.sink = &sink,
 		.hooks_linger_ms = LINGER_MS,
+		.identity_wait_ms = IDENTITY_WAIT_MS,
 	};
 	int r = execrec_open(&o, &T.rec);
 	if (r < 0) {
@@ -358,6 +381,7 @@ struct parsed {
 	int markers;
 	unsigned width, height;
 	bool in_before_out; /* the first input came before the output it caused */
+	char user[64];	    /* the header's kubernetes.user.username, "" if none */
 };
 
 static void parse_recording(const char *id, struct parsed *p, const char *first_out_after)
@@ -385,6 +409,9 @@ static void parse_recording(const char *id, struct parsed *p, const char *first_
 			json_t *k = json_object_get(h, "kubernetes");
 			assert_string_equal(json_string_value(json_object_get(k, "pod")),
 					    "pod-under-test");
+			const char *u = json_string_value(
+				json_object_get(json_object_get(k, "user"), "username"));
+			snprintf(p->user, sizeof(p->user), "%s", u ? u : "");
 			json_decref(h);
 			header = false;
 			continue;
@@ -462,6 +489,7 @@ static void test_tty_session(void **state)
 	assert_true(p.in_before_out);
 	assert_int_equal(p.width, 100);
 	assert_int_equal(p.height, 30);
+	assert_string_equal(p.user, "tester"); /* the header waited for who asked */
 	assert_non_null(strstr(buf_str(&p.log), "\"argv\":[\"sh\",\"-i\"]"));
 	assert_non_null(
 		strstr(buf_str(&p.log), "\"argv\":[\"/bin/echo\",\"from-a-child-process\"]"));
@@ -494,6 +522,52 @@ static void test_pipe_session(void **state)
 	assert_string_equal(buf_str(&p.in), "abc\n");
 	assert_non_null(strstr(buf_str(&p.log), "\"argv\":[\"/bin/echo\",\"done\"]"));
 	assert_verifies(f);
+	parsed_free(&p);
+	buf_free(&term);
+}
+
+/* The identity came too late for the header: the header goes out without it after the wait,
+ * nothing recorded meanwhile is lost, and the identity lands in the chained event log. */
+static void test_identity_after_the_header(void **state)
+{
+	struct execrec_stats before = stats_now();
+	pthread_mutex_lock(&T.lock);
+	T.withhold_identity = true;
+	pthread_mutex_unlock(&T.lock);
+	int n0 = T.n_done, master;
+	char *argv[] = {"sh", "-i", NULL};
+	pid_t pid = start_session(argv, &master, NULL, NULL, true);
+	struct buf term = BUF_INIT(1u << 20);
+	assert_true(read_until(master, &term, "$ ", 5000));
+	type(master, "echo before-$((2*3))\n");
+	assert_true(read_until(master, &term, "before-6", 5000));
+	usleep((IDENTITY_WAIT_MS + 700) * 1000); /* past the wait and a housekeeping round */
+	pthread_mutex_lock(&T.lock);
+	char id[RECORDING_ID_MAX + 1];
+	snprintf(id, sizeof(id), "%s", T.last_started);
+	T.withhold_identity = false;
+	pthread_mutex_unlock(&T.lock);
+	json_t *who = identity_of(id);
+	assert_int_equal(execrec_identify(T.rec, id, who), 0);
+	json_decref(who);
+	type(master, "echo after-$((3*3))\n");
+	assert_true(read_until(master, &term, "after-9", 5000));
+	type(master, "exit\n");
+	read_until(master, &term, NULL, 5000);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(master);
+
+	const struct finished *f = wait_finished(n0, 1);
+	assert_string_equal(f->id, id);
+	struct parsed p;
+	parse_recording(f->id, &p, NULL);
+	assert_string_equal(p.user, "");
+	assert_int_equal(p.out.len, term.len);
+	assert_memory_equal(p.out.data, term.data, term.len);
+	assert_non_null(strstr(buf_str(&p.log), "\"type\":\"identity\""));
+	assert_non_null(strstr(buf_str(&p.log), "\"username\":\"tester\""));
+	assert_verifies(f);
+	assert_int_equal(stats_now().identity_late_sessions, before.identity_late_sessions + 1);
 	parsed_free(&p);
 	buf_free(&term);
 }
@@ -689,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_hooks_on_demand),
 		cmocka_unit_test(test_tty_session),
 		cmocka_unit_test(test_pipe_session),
+		cmocka_unit_test(test_identity_after_the_header),
 		cmocka_unit_test(test_concurrent_sessions_stay_apart),
 		cmocka_unit_test(test_outside_processes_not_recorded),
 		cmocka_unit_test(test_capture_late_is_marked),

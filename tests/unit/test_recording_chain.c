@@ -394,6 +394,116 @@ static void test_gap_reason(void **state)
 			       "after the start\",\"t_us\":10,\"type\":\"gap\"}\n");
 }
 
+/* The session's records, the same in both modes. */
+static void write_body(struct recording *r)
+{
+	assert_int_equal(recording_data(r, 1000, RECORDING_OUTPUT, "$ ", 2), 0);
+	json_t *ev = json_pack("{s:s,s:[s]}", "type", "exec", "argv", "id");
+	assert_int_equal(recording_log(r, 1500, ev), 0);
+	json_decref(ev);
+	assert_int_equal(recording_data(r, 2000, RECORDING_OUTPUT, "uid=0\r\n", 7), 0);
+}
+
+static int file_cmp(const char *a, const char *b)
+{
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", a, b);
+	return system(cmd);
+}
+
+/* A header committed after records were written makes the same files as one that was
+ * known at the start; finishing, or passing the pending cap, commits it as it is. */
+static void test_deferred_header(void **state)
+{
+	json_t *k = json_pack("{s:s,s:s}", "namespace", "prod", "pod", "web-0");
+	json_t *who = json_pack("{s:{s:s,s:[s]},s:s}", "user", "username", "alice", "groups",
+				"auditors", "execSession", "exec-1");
+	json_t *full = json_deep_copy(k);
+	json_object_update(full, who);
+	char d1[RECORDING_DIGEST_LEN], d2[RECORDING_DIGEST_LEN], d3[RECORDING_DIGEST_LEN];
+
+	struct recording_meta m = {
+		.id = "known", .start_unix_us = 1700000000000000ull, .kubernetes = full};
+	struct recording *r = NULL;
+	assert_int_equal(recording_open(dir, &m, &r), 0);
+	assert_false(recording_header_pending(r));
+	assert_int_equal(recording_commit_header(r, who), -EALREADY);
+	write_body(r);
+	assert_int_equal(recording_finish(r, NULL, d1), 0);
+	recording_free(r);
+
+	m = (struct recording_meta){.id = "later",
+				    .start_unix_us = 1700000000000000ull,
+				    .kubernetes = k,
+				    .defer_header = true};
+	assert_int_equal(recording_open(dir, &m, &r), 0);
+	assert_true(recording_header_pending(r));
+	write_body(r);
+	assert_int_equal(recording_flush(r), 0);
+	char p1[256], p2[256];
+	path_of("later", "cast", p1, sizeof(p1));
+	struct stat st;
+	assert_int_equal(stat(p1, &st), 0);
+	assert_int_equal(st.st_size, 0); /* nothing reaches the file before the header */
+	assert_true(recording_pending_bytes(r) > 0);
+	assert_int_equal(recording_commit_header(r, who), 0);
+	assert_false(recording_header_pending(r));
+	assert_int_equal(recording_finish(r, NULL, d2), 0);
+	recording_free(r);
+	assert_string_equal(d1, d2);
+	static const char *const exts[] = {"cast", "log", "chain"};
+	for (size_t i = 0; i < 3; i++) {
+		path_of("known", exts[i], p1, sizeof(p1));
+		path_of("later", exts[i], p2, sizeof(p2));
+		assert_int_equal(file_cmp(p1, p2), 0);
+	}
+	struct recording_verify_result v;
+	assert_int_equal(recording_verify(dir, "later", d1, &v), 0);
+	assert_true(v.ok);
+
+	/* Never committed: finishing writes the header without the identity. */
+	m.id = "never";
+	assert_int_equal(recording_open(dir, &m, &r), 0);
+	write_body(r);
+	assert_int_equal(recording_finish(r, NULL, d3), 0);
+	recording_free(r);
+	assert_int_equal(recording_verify(dir, "never", d3, &v), 0);
+	assert_true(v.ok);
+	assert_int_equal(v.cast_records, 3);
+	path_of("never", "cast", p1, sizeof(p1));
+	FILE *f = fopen(p1, "r");
+	assert_non_null(f);
+	char line[1024];
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(strstr(line, "\"pod\":\"web-0\""));
+	assert_null(strstr(line, "alice"));
+
+	/* Past the cap the header goes out as it is and nothing is lost. */
+	m.id = "big";
+	assert_int_equal(recording_open(dir, &m, &r), 0);
+	static char chunk[64 << 10];
+	memset(chunk, 'x', sizeof(chunk));
+	size_t total = 0;
+	for (uint64_t t = 1; recording_header_pending(r); t++) {
+		assert_int_equal(recording_data(r, t, RECORDING_OUTPUT, chunk, sizeof(chunk)), 0);
+		total += sizeof(chunk);
+		assert_true(total <= 2 * RECORDING_PENDING_MAX);
+	}
+	assert_int_equal(recording_pending_bytes(r), 0);
+	assert_int_equal(recording_commit_header(r, who), -EALREADY);
+	assert_int_equal(recording_finish(r, NULL, d3), 0);
+	assert_int_equal(recording_bytes(r), total);
+	recording_free(r);
+	assert_int_equal(recording_verify(dir, "big", d3, &v), 0);
+	assert_true(v.ok);
+	assert_int_equal(v.cast_records, 1 + total / sizeof(chunk));
+
+	json_decref(k);
+	json_decref(who);
+	json_decref(full);
+}
+
 static void test_prune(void **state)
 {
 	write_sample("old-1");
@@ -445,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_sanitize),
 		cmocka_unit_test(test_escape_long_runs),
 		cmocka_unit_test(test_gap_reason),
+		cmocka_unit_test(test_deferred_header),
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_parse_rejects),
 	};
