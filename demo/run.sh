@@ -301,6 +301,9 @@ say "the same bytes as on the node ($AGENT_RECORDINGS/$id.cast):"
 "$KUBECTL" get --raw "/apis/recordings.bulwark.dev/v1/namespaces/$ns/recordings/$es/cast" |
 	cmp - "$AGENT_RECORDINGS/$id.cast" || die "the API server served other bytes"
 say "      identical"
+say "its header names the pod, the container and who asked (from the webhook's ExecSession):"
+jq -c '.kubernetes | {namespace, pod, container, user: .user.username, execSession}' \
+	<<<"$(sed -n 1p "$AGENT_RECORDINGS/$id.cast")" | show
 say "kubectl get bwes -o wide (the webhook's request, claimed by the node's recorder):"
 k -n "$ns" get bwes -o wide
 
