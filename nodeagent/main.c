@@ -51,6 +51,12 @@ static const char usage[] =
 	"                             (default /var/lib/kubelet)\n"
 	"      --recordings-dir DIR   exec session recordings, root-only (default\n"
 	"                             /var/lib/bulwark/recordings)\n"
+	"      --recordings-max-age DURATION\n"
+	"                             delete finished recordings older than this (s, m, h or\n"
+	"                             d; 0 keeps them; default 30d)\n"
+	"      --recordings-max-bytes SIZE\n"
+	"                             then the oldest until all take at most SIZE (Ki, Mi, Gi,\n"
+	"                             Ti; 0: no limit; default 10Gi)\n"
 	"      --runtime-state-dirs DIR[:DIR...]\n"
 	"                             where container runtimes keep their state; names the\n"
 	"                             container of an exec started on the node (default\n"
@@ -107,6 +113,8 @@ enum {
 	OPT_CLEANUP,
 	OPT_RECORDINGS_DIR,
 	OPT_RUNTIME_STATE_DIRS,
+	OPT_RECORDINGS_MAX_AGE,
+	OPT_RECORDINGS_MAX_BYTES,
 	OPT_KUBECONFIG,
 	OPT_EXEC_HOOKS,
 	OPT_RECORDINGS_LISTEN,
@@ -119,6 +127,7 @@ struct agent {
 	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
 	const char *recordings_dir, *kubeconfig, *recordings_listen, *advertise_address;
 	const char *runtime_state_dirs;
+	uint64_t recordings_max_age_s, recordings_max_bytes;
 	bool simulate, allow_plain_http, cleanup, exec_hooks_always;
 
 	struct agent_sync *sync;
@@ -469,6 +478,8 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		{"cleanup", no_argument, NULL, OPT_CLEANUP},
 		{"recordings-dir", required_argument, NULL, OPT_RECORDINGS_DIR},
 		{"runtime-state-dirs", required_argument, NULL, OPT_RUNTIME_STATE_DIRS},
+		{"recordings-max-age", required_argument, NULL, OPT_RECORDINGS_MAX_AGE},
+		{"recordings-max-bytes", required_argument, NULL, OPT_RECORDINGS_MAX_BYTES},
 		{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
 		{"exec-hooks", required_argument, NULL, OPT_EXEC_HOOKS},
 		{"recordings-listen", required_argument, NULL, OPT_RECORDINGS_LISTEN},
@@ -495,6 +506,21 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		case OPT_CLEANUP: a->cleanup = true; break;
 		case OPT_RECORDINGS_DIR: a->recordings_dir = optarg; break;
 		case OPT_RUNTIME_STATE_DIRS: a->runtime_state_dirs = optarg; break;
+		case OPT_RECORDINGS_MAX_AGE:
+			if (cli_parse_duration_s(optarg, &a->recordings_max_age_s) < 0)
+				return cli_usage_error("bulwark-agent",
+						       "--recordings-max-age: expected a duration "
+						       "such as 720h or 30d, got %s",
+						       optarg);
+			break;
+		case OPT_RECORDINGS_MAX_BYTES:
+			if (cli_parse_bytes(optarg, &a->recordings_max_bytes) < 0)
+				return cli_usage_error(
+					"bulwark-agent",
+					"--recordings-max-bytes: expected a size such "
+					"as 10Gi, got %s",
+					optarg);
+			break;
 		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
 		case OPT_EXEC_HOOKS:
 			if (strcmp(optarg, "on-demand") && strcmp(optarg, "always"))
@@ -559,6 +585,8 @@ int main(int argc, char **argv)
 		.metrics_listen = "0.0.0.0:9443",
 		.recordings_dir = "/var/lib/bulwark/recordings",
 		.runtime_state_dirs = CONTAINER_STATE_DIRS_DEFAULT,
+		.recordings_max_age_s = 30 * 24 * 3600,
+		.recordings_max_bytes = 10ull << 30,
 	};
 	int r = parse_args(argc, argv, &a);
 	if (r != 0)
@@ -615,8 +643,8 @@ int main(int argc, char **argv)
 			.node = a.node,
 			.client = a.kube,
 			.hooks_always = a.exec_hooks_always,
-			.retention_max_age_s = 30 * 24 * 3600,
-			.retention_max_bytes = 10ull << 30,
+			.retention_max_age_s = a.recordings_max_age_s,
+			.retention_max_bytes = a.recordings_max_bytes,
 		};
 		r = exec_applier_new(&eo, &a.exec);
 		if (r < 0)
