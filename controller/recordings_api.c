@@ -171,6 +171,7 @@ struct transfer {
 	char id[128], kind[8], node[254], what[320];
 	int rfd, wfd;
 	atomic_bool failed;
+	struct metric *bytes; /* may be NULL */
 };
 
 static void transfer_unref(struct transfer *t)
@@ -207,8 +208,11 @@ static long transfer_read(void *ctx, char *buf, size_t max)
 	struct transfer *t = ctx;
 	for (;;) {
 		ssize_t n = read(t->rfd, buf, max);
-		if (n > 0)
+		if (n > 0) {
+			if (t->bytes)
+				metric_add(t->bytes, NULL, (double)n);
 			return n;
+		}
 		if (n == 0)
 			return atomic_load(&t->failed) ? HTTPD_STREAM_ABORT : -1;
 		if (errno != EINTR)
@@ -261,7 +265,8 @@ static int fetch_summary(const struct agent_recordings_ep *ep, const char *id, j
 
 struct api {
 	struct controller *c;
-	const struct requestheader_config *rh;
+	struct requestheader_reload *trust;
+	struct recordings_api_metrics m;
 };
 
 static int on_discovery(const struct recordings_path *rp, struct httpd_response *resp)
@@ -392,7 +397,8 @@ static int on_recording(struct api *a, const struct recordings_path *rp,
 		free(t);
 		return -errno;
 	}
-	*t = (struct transfer){.refs = 2, .ep = ep, .rfd = fds[0], .wfd = fds[1]};
+	*t = (struct transfer){
+		.refs = 2, .ep = ep, .rfd = fds[0], .wfd = fds[1], .bytes = a->m.bytes};
 	snprintf(t->id, sizeof(t->id), "%s", id);
 	snprintf(t->kind, sizeof(t->kind), "%s", rp->subresource);
 	snprintf(t->node, sizeof(t->node), "%s", node);
@@ -415,73 +421,183 @@ static int on_recording(struct api *a, const struct recordings_path *rp,
 	return 0;
 }
 
+/* Authenticates, then answers; the caller counts the answer. */
+static int serve(struct api *a, const struct httpd_request *req, const struct recordings_path *rp,
+		 int parsed, const struct field_error *fe, struct httpd_response *resp)
+{
+	bool recording = parsed == 0 && rp->kind == RECORDINGS_PATH_RECORDING;
+	struct requestheader_user user;
+	char msg[512];
+	/* Authentication first, so nobody but the front proxy learns even which paths exist.
+	 * The request keeps the trust generation it started with while a reload swaps. */
+	struct requestheader_trust *t = requestheader_reload_current(a->trust);
+	int r = requestheader_authenticate(t, req, recording, &user, msg, sizeof(msg));
+	bool no_trust = !t;
+	requestheader_trust_unref(t);
+	if (r < 0) {
+		/* A certificate refused may be one of a CA the API server has just rotated to,
+		 * and a deleted ConfigMap may be back: re-read it soon (rate-limited). */
+		if (r == -EKEYREJECTED || no_trust)
+			requestheader_reload_trigger(a->trust);
+		log_warn("recordings API request refused", "path", httpd_request_path(req),
+			 "reason", msg);
+		return respond_status(resp, 401, "Unauthorized", "%s", msg);
+	}
+	if (parsed == -ENOENT)
+		return respond_status(resp, 404, "NotFound", "the server could not find %s",
+				      httpd_request_path(req));
+	if (parsed < 0)
+		return respond_status(resp, 400, "BadRequest", "%s: %s", fe->field, fe->reason);
+	if (strcmp(httpd_request_method(req), "GET") != 0)
+		return respond_status(resp, 405, "MethodNotAllowed",
+				      "%s is not supported: recordings are read-only (get)",
+				      httpd_request_method(req));
+	return recording ? on_recording(a, rp, &user, resp) : on_discovery(rp, resp);
+}
+
 static int on_request(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
 	struct api *a = ud;
 	struct recordings_path rp;
 	struct field_error fe = {0};
-	int r = recordings_path_parse(httpd_request_path(req), &rp, &fe);
-	bool recording = r == 0 && rp.kind == RECORDINGS_PATH_RECORDING;
-	struct requestheader_user user;
-	char msg[256];
-	/* Authentication first, so nobody but the front proxy learns even which paths exist. */
-	if (requestheader_authenticate(a->rh, req, recording, &user, msg, sizeof(msg)) < 0) {
-		log_warn("recordings API request refused", "path", httpd_request_path(req),
-			 "reason", msg);
-		return respond_status(resp, 401, "Unauthorized", "%s", msg);
-	}
-	if (r == -ENOENT)
-		return respond_status(resp, 404, "NotFound", "the server could not find %s",
-				      httpd_request_path(req));
-	if (r < 0)
-		return respond_status(resp, 400, "BadRequest", "%s: %s", fe.field, fe.reason);
-	if (strcmp(httpd_request_method(req), "GET") != 0)
-		return respond_status(resp, 405, "MethodNotAllowed",
-				      "%s is not supported: recordings are read-only (get)",
-				      httpd_request_method(req));
-	return recording ? on_recording(a, &rp, &user, resp) : on_discovery(&rp, resp);
+	int parsed = recordings_path_parse(httpd_request_path(req), &rp, &fe);
+	int r = serve(a, req, &rp, parsed, &fe, resp);
+	const char *sub = NULL;
+	if (parsed == 0)
+		sub = rp.kind != RECORDINGS_PATH_RECORDING ? "discovery"
+		      : rp.subresource[0]		   ? rp.subresource
+							   : "summary";
+	/* What httpd sends: a failed handler without a status is a 500. */
+	int code = resp->status ? resp->status : 200;
+	if (r < 0 && (code < 400 || code > 599))
+		code = 500;
+	recordings_api_count_request(&a->m, sub, code);
+	return r;
 }
+
+/* ---- metrics -------------------------------------------------------------------------------- */
+
+int recordings_api_metrics_register(struct metrics_registry *r, struct recordings_api_metrics *ret)
+{
+	static const char *const request_labels[] = {"subresource", "code", NULL};
+	static const char *const result[] = {"result", NULL};
+	struct recordings_api_metrics m = {
+		.requests =
+			metrics_register(r, METRIC_COUNTER, "bulwark_recordings_api_requests_total",
+					 "Recordings API requests by subresource and HTTP status.",
+					 request_labels, NULL, 0),
+		.bytes = metrics_register(
+			r, METRIC_COUNTER, "bulwark_recordings_api_bytes_total",
+			"Recording bytes (cast, log, chain) streamed to auditors.", NULL, NULL, 0),
+		.trust_reloads = metrics_register(
+			r, METRIC_COUNTER, "bulwark_recordings_api_trust_reloads_total",
+			"Reads of the front-proxy trust ConfigMap by result (ok: read, changed or "
+			"not; error: unreadable or malformed, the previous trust kept, or "
+			"deleted).",
+			result, NULL, 0),
+	};
+	if (!m.requests || !m.bytes || !m.trust_reloads)
+		return -ENOMEM;
+	/* Series that exist from the start, at zero, so rate() and alerts see the first
+	 * increment. */
+	int err = metric_add(m.bytes, NULL, 0);
+	err = err ?: metric_add(m.trust_reloads, (const char *const[]){"ok"}, 0);
+	err = err ?: metric_add(m.trust_reloads, (const char *const[]){"error"}, 0);
+	if (err < 0)
+		return err;
+	*ret = m;
+	return 0;
+}
+
+void recordings_api_count_request(const struct recordings_api_metrics *m, const char *subresource,
+				  int code)
+{
+	if (!m->requests)
+		return;
+	char status[16];
+	snprintf(status, sizeof(status), "%d", code);
+	metric_add(m->requests, (const char *const[]){subresource ? subresource : "other", status},
+		   1);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
 
 struct recordings_api {
 	struct api api;
-	struct requestheader_config rh;
 	struct httpd *server;
 };
 
+static int fetch_configmap(void *ud, json_t **ret, struct field_error *err)
+{
+	struct controller *c = ud;
+	return requestheader_configmap_get(c->client, ret, err);
+}
+
 int recordings_api_start(struct controller *c, struct recordings_api **ret)
+{
+	struct requestheader_reload_options trust = {.fetch = fetch_configmap, .userdata = c};
+	return recordings_api_start_with(c, &trust, ret);
+}
+
+uint16_t recordings_api_port(const struct recordings_api *ra)
+{
+	return httpd_port(ra->server);
+}
+
+int recordings_api_start_with(struct controller *c,
+			      const struct requestheader_reload_options *trust,
+			      struct recordings_api **ret)
 {
 	struct recordings_api *ra = calloc(1, sizeof(*ra));
 	if (!ra)
 		return -ENOMEM;
-	ra->api = (struct api){.c = c, .rh = &ra->rh};
-	struct field_error fe = {0};
-	int r = requestheader_config_load(c->client, &ra->rh, &fe);
+	ra->api.c = c;
+	int r = recordings_api_metrics_register(c->registry, &ra->api.m);
 	if (r < 0) {
+		log_error(r, "cannot register the recordings API metrics");
+		goto fail;
+	}
+	struct field_error fe = {0};
+	struct requestheader_reload_options ro = *trust;
+	ro.reloads = ra->api.m.trust_reloads;
+	if ((r = requestheader_reload_new(&ro, &ra->api.trust, &fe)) < 0) {
 		log_error(r, "cannot serve the recordings API: no front-proxy trust", "field",
 			  fe.field, "reason", fe.reason);
 		goto fail;
 	}
+	struct requestheader_trust *t = requestheader_reload_current(ra->api.trust);
+	const struct requestheader_config *rh = requestheader_trust_config(t);
+	/* The CAs at start only make GnuTLS ask for a certificate and name these CAs in the
+	 * request; the API server's client (client-go) sends its certificate whatever the names,
+	 * and serve() verifies it against the current generation, so a rotated CA needs no new
+	 * listener. */
 	struct httpd_config hc = {
 		.address = c->cfg.api_address,
 		.port = c->cfg.api_port,
 		.cert_file = c->cfg.tls_cert,
 		.key_file = c->cfg.tls_key,
-		.client_ca_pem = ra->rh.client_ca_pem,
+		.client_ca_pem = rh->client_ca_pem,
 		.max_body = 64 << 10, /* reads only */
 		.timeout_s = 60,      /* a slow auditor's download */
 		.max_connections = 256,
 		.threading = HTTPD_THREAD_PER_CONNECTION, /* a transfer blocks on its agent */
 	};
-	if ((r = httpd_new(&hc, &ra->server)) < 0 ||
-	    (r = httpd_route(ra->server, NULL, "/apis*", on_request, &ra->api)) < 0 ||
+	size_t n_names = rh->n_allowed_names, n_cas = requestheader_trust_n_cas(t);
+	r = httpd_new(&hc, &ra->server); /* copies the CA bundle */
+	requestheader_trust_unref(t);
+	if (r < 0 || (r = httpd_route(ra->server, NULL, "/apis*", on_request, &ra->api)) < 0 ||
 	    (r = httpd_start(ra->server)) < 0) {
 		log_error(r, "cannot serve the recordings API", "address", c->cfg.api_address,
 			  "port", LOG_INT(c->cfg.api_port));
 		goto fail;
 	}
+	if ((r = requestheader_reload_start(ra->api.trust)) < 0) {
+		log_error(r, "cannot start reloading the front-proxy trust");
+		goto fail;
+	}
 	log_info(0, "serving the recordings API", "address", c->cfg.api_address, "port",
-		 LOG_INT(httpd_port(ra->server)), "group", GROUP_VERSION, "front_proxy_names",
-		 LOG_INT(ra->rh.n_allowed_names));
+		 LOG_INT(httpd_port(ra->server)), "group", GROUP_VERSION, "front_proxy_cas",
+		 LOG_INT(n_cas), "front_proxy_names", LOG_INT(n_names));
 	*ret = ra;
 	return 0;
 fail:
@@ -493,8 +609,9 @@ struct recordings_api *recordings_api_free(struct recordings_api *ra)
 {
 	if (!ra)
 		return NULL;
+	/* The server first: its handlers use the trust. */
 	httpd_free(ra->server);
-	requestheader_config_done(&ra->rh);
+	requestheader_reload_free(ra->api.trust);
 	free(ra);
 	return NULL;
 }

@@ -19,7 +19,9 @@
 
 #include "controller/controller.h"
 #include "controller/requestheader.h"
+#include "controller/requestheader_reload.h"
 #include "httpd.h"
+#include "metrics.h"
 
 #define RECORDINGS_API_GROUP   "recordings.bulwark.dev"
 #define RECORDINGS_API_VERSION "v1"
@@ -47,10 +49,37 @@ json_t *recordings_api_group_list(void);
 json_t *recordings_api_group(void);
 json_t *recordings_api_resources(void);
 
+/* On the controller's /metrics:
+ *   bulwark_recordings_api_requests_total{subresource,code}  every answered request;
+ *     subresource is summary, cast, log, chain, discovery or other (a path not served)
+ *   bulwark_recordings_api_bytes_total                      recording bytes streamed to
+ *     auditors (cast, log and chain bodies)
+ *   bulwark_recordings_api_trust_reloads_total{result}      reads of the front-proxy
+ *     ConfigMap (requestheader_reload.h), ok or error */
+struct recordings_api_metrics {
+	struct metric *requests;
+	struct metric *bytes;
+	struct metric *trust_reloads;
+};
+
+/* Registers the three metrics. 0, or -ENOMEM (also for a name already registered). */
+int recordings_api_metrics_register(struct metrics_registry *r, struct recordings_api_metrics *ret);
+/* Counts one answered request; subresource NULL: a path this API does not serve. */
+void recordings_api_count_request(const struct recordings_api_metrics *m, const char *subresource,
+				  int code);
+
 struct recordings_api;
 
-/* Reads the front-proxy trust (requestheader.h) and serves the API on cfg.api_address:
- * api_port with the controller's serving certificate. 0, or a negative errno (logged). */
+/* Reads the front-proxy trust (requestheader.h), keeps re-reading it (requestheader_reload.h),
+ * registers the metrics above in c->registry and serves the API on cfg.api_address:api_port
+ * with the controller's serving certificate. 0, or a negative errno (logged). */
 int recordings_api_start(struct controller *c, struct recordings_api **ret);
+/* The same with the front-proxy ConfigMap read and re-read as trust says (its reloads metric
+ * is replaced by the API's own): for tests, which serve discovery and refusals without an API
+ * server. */
+int recordings_api_start_with(struct controller *c,
+			      const struct requestheader_reload_options *trust,
+			      struct recordings_api **ret);
+uint16_t recordings_api_port(const struct recordings_api *ra);
 /* Stops serving. NULL-safe; returns NULL. */
 struct recordings_api *recordings_api_free(struct recordings_api *ra);

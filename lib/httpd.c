@@ -286,6 +286,24 @@ int httpd_request_client_cert(const struct httpd_request *req, char *ret_cn, siz
 	return 0;
 }
 
+size_t httpd_request_client_chain(const struct httpd_request *req, struct httpd_der *ret,
+				  size_t max)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t session = info ? info->tls_session : NULL;
+	if (!session || gnutls_certificate_type_get(session) != GNUTLS_CRT_X509)
+		return 0;
+	unsigned n = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(session, &n);
+	if (!chain)
+		return 0;
+	size_t i;
+	for (i = 0; i < n && i < max; i++)
+		ret[i] = (struct httpd_der){chain[i].data, chain[i].size};
+	return i;
+}
+
 const char *httpd_request_query(const struct httpd_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);

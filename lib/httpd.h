@@ -89,6 +89,17 @@ size_t httpd_request_header_values(const struct httpd_request *req, const char *
  * ret_cn; -ENOENT when none was presented (or the server asks for none); -EACCES when it does
  * not chain to the configured CAs, has expired, or is not meant for client authentication. */
 int httpd_request_client_cert(const struct httpd_request *req, char *ret_cn, size_t size);
+/* The client's certificate chain as it was presented (DER, leaf first), NOT verified: for a
+ * caller that verifies it against a trust list that changes while the server runs (the
+ * daemon's own list is fixed at httpd_start()). The TLS handshake has proven that the client
+ * holds the leaf's key. Up to max certificates into ret, valid until the handler returns;
+ * the count, 0 when none was presented. */
+struct httpd_der {
+	const unsigned char *data;
+	size_t len;
+};
+size_t httpd_request_client_chain(const struct httpd_request *req, struct httpd_der *ret,
+				  size_t max);
 /* "Bearer TOKEN" → TOKEN, else NULL. */
 const char *httpd_request_bearer_token(const struct httpd_request *req);
 

@@ -10,6 +10,7 @@
 
 #include "controller/recordings_api.h"
 #include "controller/requestheader.h"
+#include "metrics.h"
 
 #define BASE "/apis/recordings.bulwark.dev/v1/namespaces/"
 
@@ -158,6 +159,62 @@ static void front_proxy_trust(void **state)
 		assert_string_equal(e.field, bad[i].field);
 		json_decref(cm);
 	}
+
+	/* A PEM header is not a certificate: the trust refuses what the parse let through. */
+	struct requestheader_trust *t = NULL;
+	struct field_error e = {0};
+	cm = configmap(PEM, "[]", "[\"X-Remote-User\"]");
+	assert_int_equal(requestheader_trust_new(cm, &t, &e), -EINVAL);
+	assert_null(t);
+	assert_string_equal(e.field, "data.requestheader-client-ca-file");
+	json_decref(cm);
+}
+
+/* What /metrics shows for the API: requests by subresource and status, streamed bytes. */
+static void metrics_text(void **state)
+{
+	struct metrics_registry *reg = metrics_registry_new();
+	struct recordings_api_metrics m;
+	assert_int_equal(recordings_api_metrics_register(reg, &m), 0);
+	/* Registered once per registry: a second API on it would double-count. */
+	struct recordings_api_metrics again;
+	assert_int_equal(recordings_api_metrics_register(reg, &again), -ENOMEM);
+
+	recordings_api_count_request(&m, "cast", 200);
+	recordings_api_count_request(&m, "cast", 200);
+	recordings_api_count_request(&m, "summary", 404);
+	recordings_api_count_request(&m, "chain", 401);
+	recordings_api_count_request(&m, NULL, 404);
+	recordings_api_count_request(&m, "discovery", 200);
+	metric_add(m.bytes, NULL, 4096);
+	metric_add(m.bytes, NULL, 17);
+	struct buf out = BUF_INIT(1 << 20);
+	assert_int_equal(metrics_render(reg, &out), 0);
+	const char *text = buf_str(&out);
+	assert_non_null(strstr(text, "# TYPE bulwark_recordings_api_requests_total counter\n"));
+	assert_non_null(strstr(
+		text,
+		"bulwark_recordings_api_requests_total{subresource=\"cast\",code=\"200\"} 2\n"));
+	assert_non_null(strstr(
+		text,
+		"bulwark_recordings_api_requests_total{subresource=\"summary\",code=\"404\"} 1\n"));
+	assert_non_null(strstr(
+		text,
+		"bulwark_recordings_api_requests_total{subresource=\"chain\",code=\"401\"} 1\n"));
+	assert_non_null(strstr(
+		text,
+		"bulwark_recordings_api_requests_total{subresource=\"other\",code=\"404\"} 1\n"));
+	assert_non_null(strstr(text, "bulwark_recordings_api_requests_total{subresource="
+				     "\"discovery\",code=\"200\"} 1\n"));
+	assert_null(strstr(text, "subresource=\"log\""));
+	assert_non_null(strstr(text, "# TYPE bulwark_recordings_api_bytes_total counter\n"
+				     "bulwark_recordings_api_bytes_total 4113\n"));
+	assert_non_null(strstr(text,
+			       "# TYPE bulwark_recordings_api_trust_reloads_total counter\n"
+			       "bulwark_recordings_api_trust_reloads_total{result=\"error\"} 0\n"
+			       "bulwark_recordings_api_trust_reloads_total{result=\"ok\"} 0\n"));
+	buf_free(&out);
+	metrics_registry_free(reg);
 }
 
 int main(void)
@@ -166,6 +223,7 @@ int main(void)
 		cmocka_unit_test(paths),
 		cmocka_unit_test(discovery),
 		cmocka_unit_test(front_proxy_trust),
+		cmocka_unit_test(metrics_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
