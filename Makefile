@@ -201,7 +201,13 @@ $(BUILD)/fuzz/bin/fuzz_container_state: $(BUILD)/fuzz/tests/fuzz/fuzz_container_
 	@mkdir -p $(@D)
 	$(CLANG) -g -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_ALL)
 
-test-build: all $(E2E_TOOLS) $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS)
+# The CO-RE check (tests/core/; the core tier of tests/run.sh) needs libbpf only.
+CORE_CHECK := $(BUILD)/tests/core/core_check
+$(CORE_CHECK): $(BUILD)/obj/tests/core/core_check.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+
+test-build: all $(E2E_TOOLS) $(UNIT_BINS) $(UNIT_ASAN_BINS) $(KERNEL_BINS) $(FUZZ_BINS) $(CORE_CHECK)
 
 # ---- the two commands -------------------------------------------------------------------------
 deps:

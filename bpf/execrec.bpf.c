@@ -369,11 +369,33 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/* Before 6.15 the driver's type and subtype were shorts. libbpf does not match an enum field
+ * to an integer one (nor would reading the enum's 4 bytes from a short be right), so kernels
+ * before 6.15 are read through this flavour; the other branch's relocation fails to resolve
+ * on each kernel, and the verifier drops it as dead code. */
+struct tty_driver___short {
+	short type;
+	short subtype;
+} __attribute__((preserve_access_index));
+
+static __always_inline int tty_driver_type(struct tty_driver *drv)
+{
+	if (bpf_core_field_exists(struct tty_driver___short, type))
+		return BPF_CORE_READ((struct tty_driver___short *)drv, type);
+	return BPF_CORE_READ(drv, type);
+}
+
+static __always_inline int tty_driver_subtype(struct tty_driver *drv)
+{
+	if (bpf_core_field_exists(struct tty_driver___short, subtype))
+		return BPF_CORE_READ((struct tty_driver___short *)drv, subtype);
+	return BPF_CORE_READ(drv, subtype);
+}
+
 static __always_inline bool tty_is_pty_slave(struct tty_struct *tty)
 {
 	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
-	return BPF_CORE_READ(drv, type) == DRIVER_TYPE_PTY &&
-	       BPF_CORE_READ(drv, subtype) == SUBTYPE_SLAVE;
+	return tty_driver_type(drv) == DRIVER_TYPE_PTY && tty_driver_subtype(drv) == SUBTYPE_SLAVE;
 }
 
 static __always_inline __u64 fd_inode(struct task_struct *task, int fd)
@@ -581,14 +603,17 @@ static __always_inline void record_data(__u64 sid, __u64 src, __u32 len, __u8 di
 
 /* pty_write(tty) moves bytes to tty->link: on a slave it is what the terminal shows (program
  * output and the line discipline's echo), on a master what was typed. The return value is what
- * the pty accepted; n_tty retries the rest later, so recording at entry would duplicate it. */
+ * the pty accepted; n_tty retries the rest later, so recording at entry would duplicate it.
+ * It is an int before 6.6 (ssize_t since): only its low 32 bits are meaningful on every kernel,
+ * and a pty write is far below 2 GiB. */
 SEC("fexit/pty_write")
-int BPF_PROG(on_pty_write, struct tty_struct *tty, const __u8 *buf, size_t c, ssize_t ret)
+int BPF_PROG(on_pty_write, struct tty_struct *tty, const __u8 *buf, size_t c, ssize_t ret64)
 {
+	int ret = (int)ret64;
 	if (ret <= 0)
 		return 0;
 	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
-	bool slave = BPF_CORE_READ(drv, subtype) == SUBTYPE_SLAVE;
+	bool slave = tty_driver_subtype(drv) == SUBTYPE_SLAVE;
 	__u64 key = slave ? (__u64)tty : (__u64)BPF_CORE_READ(tty, link);
 	__u64 *psid = bpf_map_lookup_elem(&ttys, &key);
 	__u64 sid;
@@ -624,7 +649,7 @@ int BPF_PROG(on_pty_resize, struct tty_struct *tty, struct winsize *ws, int ret)
 	if (ret != 0)
 		return 0;
 	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
-	bool slave = BPF_CORE_READ(drv, subtype) == SUBTYPE_SLAVE;
+	bool slave = tty_driver_subtype(drv) == SUBTYPE_SLAVE;
 	__u64 key = slave ? (__u64)tty : (__u64)BPF_CORE_READ(tty, link);
 	__u64 *psid = bpf_map_lookup_elem(&ttys, &key);
 	if (!psid)
@@ -668,9 +693,9 @@ static __always_inline struct tty_struct *file_pty_slave(struct file *f, bool *r
 	if (!tty)
 		return NULL;
 	struct tty_driver *drv = BPF_CORE_READ(tty, driver);
-	if (BPF_CORE_READ(drv, type) != DRIVER_TYPE_PTY)
+	if (tty_driver_type(drv) != DRIVER_TYPE_PTY)
 		return NULL;
-	*ret_master = BPF_CORE_READ(drv, subtype) == SUBTYPE_MASTER;
+	*ret_master = tty_driver_subtype(drv) == SUBTYPE_MASTER;
 	return *ret_master ? BPF_CORE_READ(tty, link) : tty;
 }
 

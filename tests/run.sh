@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Bulwark's test tiers and prints one closing line: "N passed, N failed, N skipped".
 #
-#   tests/run.sh                 every tier: format unit asan fuzz kernel e2e
+#   tests/run.sh                 every tier: format unit asan fuzz core kernel e2e
 #   tests/run.sh unit kernel     only those tiers
 #
 # A test is an executable. cmocka tests speak TAP (CMOCKA_MESSAGE_OUTPUT=TAP) and every case
@@ -23,7 +23,7 @@ LOGS=$BUILD/test-logs
 export BUILD BULWARK_ROOT=$PWD
 
 tiers=("$@")
-((${#tiers[@]})) || tiers=(format unit asan fuzz kernel e2e)
+((${#tiers[@]})) || tiers=(format unit asan fuzz core kernel e2e)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -115,6 +115,23 @@ tier_fuzz() {
 	done
 }
 
+# The CO-RE check: every BPF object relocated against the BTF of every kernel of the matrix
+# (Debian's, pinned in e2e/cluster/kernels.env, downloaded once into $BUILD/kernels) and of
+# this machine, then verified here (tests/core/core_check.c says why loading is needed). It
+# loads programs and never attaches them; that takes root.
+tier_core() {
+	if [ "$(id -u)" -ne 0 ]; then
+		run_test core relocations bash -c 'echo "SKIP: the CO-RE check loads BPF programs: it needs root"; exit 77'
+		return 0
+	fi
+	run_test core kernel-btf tests/core/kernel-btf.sh fetch
+	local kernels=()
+	mapfile -t kernels < <(grep -E '^[a-z0-9_]+=/' "$LOGS/core/kernel-btf.log")
+	[ -r /sys/kernel/btf/vmlinux ] && kernels+=("$(uname -r)=/sys/kernel/btf/vmlinux")
+	((${#kernels[@]})) || return 0
+	run_test core relocations "$BUILD/tests/core/core_check" "${kernels[@]}" -- "$BUILD"/bpf/*.bpf.o
+}
+
 # Kernel tests need root (BPF, cgroups, network namespaces); as anyone else they are skipped.
 tier_kernel() {
 	local t
@@ -164,7 +181,7 @@ tier_e2e() {
 mkdir -p "$LOGS"
 for tier in "${tiers[@]}"; do
 	if ! declare -F "tier_$tier" >/dev/null; then
-		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz kernel e2e)" >&2
+		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz core kernel e2e)" >&2
 		exit 2
 	fi
 	note "== $tier"
