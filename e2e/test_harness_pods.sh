@@ -51,8 +51,7 @@ uid=$(kubectl -n "$ns" get pod web -o jsonpath='{.metadata.uid}')
 record=$(harness_record "$ns/web") || fail "the harness has no record of $ns/web"
 cid=$(jq -r '.containers[0].id' <<<"$record")
 pid=$(jq -r '.containers[0].pid' <<<"$record")
-rel=${HARNESS_CGROUP_ROOT#/sys/fs/cgroup/unified}
-rel=${rel#/sys/fs/cgroup}
+rel=${HARNESS_CGROUP_ROOT#"$(_harness_v2_mount)"}
 tap_check "the container's process is in kubepods/besteffort/pod<uid>/<id>" \
 	grep -qx "0::$rel/kubepods/besteffort/pod$uid/$cid" "/proc/$pid/cgroup"
 tap_check "status containerID names the runc container" bash -c \

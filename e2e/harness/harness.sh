@@ -18,14 +18,11 @@
 
 HARNESS_BIN=${HARNESS_BIN:-$BUILD/bin/bulwark-node-harness}
 
+# The cgroup v2 mount, from the mount table: /sys/fs/cgroup on pure v2 hosts,
+# /sys/fs/cgroup/unified on hybrid ones, anywhere in a VM.
 _harness_v2_mount() {
-	if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
-		echo /sys/fs/cgroup
-	elif [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
-		echo /sys/fs/cgroup/unified
-	else
-		return 1
-	fi
+	local m
+	m=$(findmnt -n -f -t cgroup2 -o TARGET) && [ -n "$m" ] && echo "$m"
 }
 
 # harness_start [NODE]: registers NODE (default e2e-node-<random>), waits until it is Ready.

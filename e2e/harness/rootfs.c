@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +43,24 @@ static int write_file(const char *dir, const char *name, const char *content)
 	return write(fd, content, len) == (ssize_t)len ? 0 : -EIO;
 }
 
+static int copy_read_write(int in, int out)
+{
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno != EINTR)
+				return -errno;
+			done += w > 0 ? w : 0;
+		}
+	}
+}
+
 static int copy_file(const char *from, const char *to, mode_t mode)
 {
 	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
@@ -50,12 +69,18 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 	_cleanup_close_ int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (out < 0)
 		return -errno;
-	for (;;) {
+	for (bool copied = false;; copied = true) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 20, 0);
-		if (n < 0)
-			return -errno;
 		if (n == 0)
 			return 0;
+		if (n > 0)
+			continue;
+		/* Across filesystems (ext4 to a tmpfs /tmp: EXDEV since 5.18), or where the kernel
+		 * or filesystem has no copy_file_range at all: plain reads and writes. */
+		if (copied ||
+		    (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL))
+			return -errno;
+		return copy_read_write(in, out);
 	}
 }
 

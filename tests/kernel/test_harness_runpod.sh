@@ -24,14 +24,10 @@ for tool in runc jq ip curl; do
 done
 [ -x /bin/busybox ] || { echo "SKIP: /bin/busybox (busybox-static) is missing"; exit 77; }
 [ -x "$H" ] || { echo "FAIL: $H not built (make test-build)"; exit 1; }
-if [ -d /sys/fs/cgroup/unified ] && [ "$(stat -fc %T /sys/fs/cgroup/unified)" = cgroup2fs ]; then
-	V2=/sys/fs/cgroup/unified
-elif [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
-	V2=/sys/fs/cgroup
-else
-	echo "SKIP: no cgroup v2 hierarchy"
-	exit 77
-fi
+# The cgroup v2 mount, wherever this machine has it (/sys/fs/cgroup on pure v2 hosts,
+# /sys/fs/cgroup/unified on hybrid ones).
+V2=$(findmnt -n -f -t cgroup2 -o TARGET) || V2=
+[ -n "$V2" ] || { echo "SKIP: no cgroup2 filesystem is mounted"; exit 77; }
 
 work=$(mktemp -d /tmp/bulwark-harness-test.XXXXXX)
 CGNAME=bulwark-e2e-ktest-$$
@@ -65,6 +61,21 @@ check() {
 # expect NAME GOT WANT
 expect() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "got:  $2"$'\n'"want: $3"; fi
+}
+# A container's own view of its cgroup, for its termination message: "cg=PATH ns=CGROUPNS".
+SHOW_CGROUP='echo cg=$(grep ^0:: /proc/self/cgroup | cut -d: -f3) ns=$(readlink /proc/self/ns/cgroup)'
+# expect_own_cgroup NAME MESSAGE WANT: the container saw itself in cgroup WANT, or, when runc
+# gave it a cgroup namespace (it does on pure cgroup v2 hosts, as containerd does), at that
+# namespace's root "/": its cgroup is the namespace's root by construction, and the pods
+# running above show their host-side paths.
+expect_own_cgroup() {
+	local cg=${2#*cg=} ns=${2#*ns=}
+	cg=${cg%% *} ns=${ns%%[[:space:]]*}
+	if [ "$ns" != "$(readlink /proc/self/ns/cgroup)" ]; then
+		expect "$1 (in its own cgroup namespace: /)" "$cg" /
+	else
+		expect "$1" "$cg" "$3"
+	fi
 }
 
 mkdir -p "$KUBELET/seccomp/profiles"
@@ -194,7 +205,7 @@ expect "run-pod exits 0 after SIGTERM" "$?" 0
 harness_pid=
 check "netns is gone" bash -c "! ip netns list | grep -q '^$netns'"
 check "veth is gone" bash -c "! ip link show '$host_if' 2>/dev/null"
-check "pod cgroups are gone (v2 and v1)" bash -c "! ls -d /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
+check "pod cgroups are gone (v2 and v1)" bash -c "! ls -d $CGROOT /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
 check "runc state and pod files are gone" bash -c "! test -e '$STATE'"
 check "address slot is released" bash -c "! grep -rlx '$UID1' /run/bulwark-e2e-ipam/ 2>/dev/null | grep ."
 
@@ -210,7 +221,7 @@ cat >"$work/job.json" <<EOF
     "volumeMounts": [{"name": "w", "mountPath": "/w"}]}],
   "containers": [
    {"name": "main", "image": "busybox", "terminationMessagePolicy": "FallbackToLogsOnError",
-    "command": ["sh", "-c", "echo main >> /w/order; tr '\\\\n' ' ' < /w/order; grep '^0::' /proc/self/cgroup; exit 3"],
+    "command": ["sh", "-c", "echo main >> /w/order; tr '\\\\n' ' ' < /w/order; $SHOW_CGROUP; exit 3"],
     "volumeMounts": [{"name": "w", "mountPath": "/w"}]}]}}
 EOF
 final=$(harness run-pod "$work/job.json" 2>"$work/job.log")
@@ -221,11 +232,9 @@ expect "init containers Completed with 0" \
 	"$(jq -r '[.initContainerStatuses[].state.terminated | "\(.reason):\(.exitCode)"] | join(",")' <<<"$final")" \
 	"Completed:0,Completed:0"
 msg=$(jq -r '.containerStatuses[0].state.terminated.message' <<<"$final")
-expect "init containers ran in order, before the container" "${msg%%0::*}" "first second main "
-cg=${msg#*0::}
-cg=${cg%% *}
+expect "init containers ran in order, before the container" "${msg%%cg=*}" "first second main "
 id=$(jq -r '.containerStatuses[0].containerID' <<<"$final")
-expect "BestEffort pod cgroup: kubepods/besteffort/pod<uid>/<id>" "$cg" \
+expect_own_cgroup "BestEffort pod cgroup: kubepods/besteffort/pod<uid>/<id>" "$msg" \
 	"/$CGNAME/kubepods/besteffort/pod$UID2/${id#containerd://}"
 
 # ---- systemd naming -----------------------------------------------------------------------------
@@ -233,13 +242,13 @@ UID3=0a1b2c3d-0000-4000-8000-00000000aa03
 cat >"$work/sd.json" <<EOF
 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "sd", "uid": "$UID3"},
  "spec": {"containers": [{"name": "c", "image": "busybox", "terminationMessagePolicy": "FallbackToLogsOnError",
-  "command": ["sh", "-c", "grep '^0::' /proc/self/cgroup; exit 1"],
+  "command": ["sh", "-c", "$SHOW_CGROUP; exit 1"],
   "resources": {"requests": {"memory": "1Mi"}}}]}}
 EOF
 final=$(harness --cgroup-driver systemd run-pod "$work/sd.json" 2>"$work/sd.log")
 id=$(jq -r '.containerStatuses[0].containerID' <<<"$final")
-expect "systemd driver names (Burstable)" "$(jq -r '.containerStatuses[0].state.terminated.message' <<<"$final")" \
-	"0::/$CGNAME/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID3//-/_}.slice/cri-containerd-${id#containerd://}.scope "
+expect_own_cgroup "systemd driver names (Burstable)" "$(jq -r '.containerStatuses[0].state.terminated.message' <<<"$final")" \
+	"/$CGNAME/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID3//-/_}.slice/cri-containerd-${id#containerd://}.scope"
 
 # ---- --image: busybox plus a directory ------------------------------------------------------------
 mkdir -p "$work/img/opt"
@@ -300,7 +309,7 @@ check "after SIGKILL the netns is still there" ip netns pids "bwpod-$UID4"
 "$H" --state-dir "$work/state2" --cgroup-root "$CGROOT" --cleanup
 expect "--cleanup exits 0" "$?" 0
 check "--cleanup removed the netns" bash -c "! ip netns list | grep -q 'bwpod-$UID4'"
-check "--cleanup removed the cgroups" bash -c "! ls -d /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
+check "--cleanup removed the cgroups" bash -c "! ls -d $CGROOT /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
 # A killed container can linger as a zombie until init reaps it: count live processes only.
 live_in_pod() {
 	local f pid

@@ -24,6 +24,9 @@
 #include "kube/loop.h"
 #include "kube/reflector.h"
 
+/* The limit of a wait for a condition: generous, since a wait ends when the condition holds. */
+#define WAIT_MS 60000
+
 static char dir[64];
 
 /* What the fake apiserver saw, one line per request: "LIST rv=" or "WATCH rv=N". */
@@ -234,17 +237,17 @@ static void reflector_follows_the_protocol(void **state)
 	assert_int_equal(kube_reflector_new(loop, c, &o, &r), 0);
 	assert_int_equal(kube_reflector_start(r), 0);
 	/* A safety net: the script ends the loop itself long before this. */
-	kube_loop_timer_add(loop, 20000, stop_loop, loop);
+	kube_loop_timer_add(loop, WAIT_MS, stop_loop, loop);
 	assert_int_equal(kube_loop_run(loop), 0);
 
-	/* Let the last watch deliver its DELETED. */
+	/* The last watch delivers its DELETED: the loop runs until it has (in rounds of 20 ms,
+	 * so that the condition is checked), for WAIT_MS at most. */
 	struct kube_reflector_stats st;
-	for (int i = 0; i < 100; i++) {
+	kube_reflector_get_stats(r, &st);
+	for (int waited = 0; strcmp(st.resource_version, "401") && waited < WAIT_MS; waited += 20) {
 		kube_loop_timer_add(loop, 20, stop_loop, loop);
 		kube_loop_run(loop);
 		kube_reflector_get_stats(r, &st);
-		if (!strcmp(st.resource_version, "401"))
-			break;
 	}
 	pthread_mutex_lock(&lock);
 	assert_string_equal(seen, "LIST rv=\n"

@@ -31,14 +31,13 @@
 
 #include <cmocka.h>
 
+#include "cgroup2.h"
 #include "nodeagent/netpolicy.h"
 #include "netpolicy/netpolicy.h"
 
-#define CGROUP_V2 "/sys/fs/cgroup/unified"
-
 enum { BLOCKED = 1, DELIVERED = 0 };
 
-static char root_cg[256], pod_cg[3][300], bpffs_dir[256], ns_pod[64], ns_peer[64];
+static char cgroup2[64], root_cg[256], pod_cg[3][300], bpffs_dir[256], ns_pod[64], ns_peer[64];
 static uint64_t pod_id[3];
 static pid_t servers[2];
 static struct netpolicy_loader *loader;
@@ -354,7 +353,7 @@ static void on_signal(int sig)
 static int setup_topology(void)
 {
 	int pid = getpid();
-	snprintf(root_cg, sizeof(root_cg), CGROUP_V2 "/bulwark-test-%d", pid);
+	snprintf(root_cg, sizeof(root_cg), "%s/bulwark-test-%d", cgroup2, pid);
 	snprintf(bpffs_dir, sizeof(bpffs_dir), "/sys/fs/bpf/bulwark-test-%d", pid);
 	snprintf(ns_pod, sizeof(ns_pod), "bwt%dpod", pid);
 	snprintf(ns_peer, sizeof(ns_peer), "bwt%dpeer", pid);
@@ -796,8 +795,9 @@ int main(void)
 		printf("SKIP: needs root\n");
 		return 77;
 	}
-	if (access(CGROUP_V2 "/cgroup.procs", F_OK) < 0) {
-		printf("SKIP: no cgroup v2 hierarchy at " CGROUP_V2 "\n");
+	if (test_cgroup2_mount(cgroup2, sizeof(cgroup2)) < 0) {
+		printf("SKIP: no cgroup2 filesystem mounted (at a path of under 64 bytes) in "
+		       "/proc/self/mountinfo\n");
 		return 77;
 	}
 	if (system("ip netns list >/dev/null 2>&1") != 0) {

@@ -11,12 +11,14 @@
 
 #include <cmocka.h>
 
+#include "cgroup2.h"
 #include "nodeagent/probes.h"
+
+static char cgroup2[64];
 
 static void probes_match_the_kernel(void **state)
 {
-	const struct node_features *f =
-		node_features_probe("/sys/fs/cgroup/unified", "/nonexistent");
+	const struct node_features *f = node_features_probe(cgroup2, "/nonexistent");
 	assert_int_equal(f->btf, access("/sys/kernel/btf/vmlinux", R_OK) == 0);
 	assert_false(f->bpffs); /* not a bpffs */
 
@@ -46,13 +48,14 @@ static void probes_match_the_kernel(void **state)
 
 static void cgroup2_is_recognised(void **state)
 {
-	/* The cached probe above saw /sys/fs/cgroup/unified; on this machine that is cgroup2. */
+	/* The cached probe above saw the cgroup2 mount that mountinfo names. */
 	const struct node_features *f = node_features_probe(NULL, NULL);
 	FILE *m = fopen("/proc/self/mounts", "re");
-	char line[512];
+	char line[512], needle[300];
 	bool mounted = false;
+	snprintf(needle, sizeof(needle), " %s cgroup2 ", cgroup2);
 	while (fgets(line, sizeof(line), m))
-		if (strstr(line, " /sys/fs/cgroup/unified cgroup2 "))
+		if (strstr(line, needle))
 			mounted = true;
 	fclose(m);
 	assert_int_equal(f->cgroup2, mounted);
@@ -62,6 +65,11 @@ int main(void)
 {
 	if (geteuid() != 0) {
 		printf("1..0 # SKIP feature probes need root\n");
+		return 77;
+	}
+	if (test_cgroup2_mount(cgroup2, sizeof(cgroup2)) < 0) {
+		printf("1..0 # SKIP no cgroup2 filesystem mounted (at a path of under 64 bytes) in "
+		       "/proc/self/mountinfo\n");
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
