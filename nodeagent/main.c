@@ -202,9 +202,14 @@ static void *recorder_thread(void *arg)
 {
 	struct agent *a = arg;
 	int r = exec_applier_run(a->exec, &stopping);
+	const char *missing = node_features_execrec_missing(a->features);
 	if (r < 0)
-		log_error(r, "exec session recording is unavailable on this node; other mechanisms "
-			     "keep working");
+		log_error(r,
+			  "exec session recording is unavailable on this node; other mechanisms "
+			  "keep working",
+			  "reason",
+			  missing ? missing
+				  : "its BPF programs did not load (libbpf's lines above say why)");
 	return NULL;
 }
 

@@ -1,6 +1,7 @@
 #include "probes.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <linux/magic.h>
@@ -8,7 +9,10 @@
 #include <pthread.h>
 #include <seccomp.h>
 #include <sys/stat.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -48,6 +52,33 @@ static int probe_landlock(const char **reason)
 	return 0;
 }
 
+static bool btf_struct_has_member(const char *type, const char *member)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return false;
+	bool found = false;
+	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	const struct btf_member *m = t ? btf_members(t) : NULL;
+	for (int i = 0; m && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(btf, m[i].name_off), member);
+	btf__free(btf);
+	return found;
+}
+
+static void probe_kernel(struct node_features *f)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0, min_major = 0, min_minor = 0;
+	if (uname(&u) == 0) {
+		snprintf(f->kernel, sizeof(f->kernel), "%s", u.release);
+		sscanf(u.release, "%u.%u", &major, &minor);
+	}
+	sscanf(BULWARK_MIN_KERNEL, "%u.%u", &min_major, &min_minor);
+	f->kernel_supported = major > min_major || (major == min_major && minor >= min_minor);
+}
+
 static bool seccomp_action_available(unsigned action)
 {
 	return syscall(__NR_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) == 0;
@@ -60,6 +91,9 @@ static void probe(void)
 	f->cgroup_skb = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, NULL) == 1;
 	f->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	f->lpm_trie = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, NULL) == 1;
+	f->bpf_loop = libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop, NULL) == 1;
+	f->cgroup_ancestors = f->btf && btf_struct_has_member("cgroup", "ancestors");
+	probe_kernel(f);
 	f->bpf = f->cgroup_skb || f->lpm_trie;
 	f->bpffs = fs_magic_is(probe_bpffs_root, BPF_FS_MAGIC);
 	f->cgroup2 = fs_magic_is(probe_cgroup_root, CGROUP2_SUPER_MAGIC);
@@ -80,17 +114,40 @@ const struct node_features *node_features_probe(const char *cgroup_root, const c
 
 json_t *node_features_to_json(const struct node_features *f)
 {
-	return json_pack("{s:{s:b,s:b,s:b,s:b,s:b,s:b}, s:b, s:{s:i,s:s}, s:{s:b,s:b,s:b,s:i}}",
-			 "bpf", "available", f->bpf, "btf", f->btf, "cgroupSkb", f->cgroup_skb,
-			 "ringbuf", f->ringbuf, "lpmTrie", f->lpm_trie, "bpffs", f->bpffs,
-			 "cgroupV2", f->cgroup2, "landlock", "abi", f->landlock_abi, "reason",
-			 f->landlock_reason ? f->landlock_reason : "", "seccomp", "available",
-			 f->seccomp, "log", f->seccomp_log, "killProcess", f->seccomp_kill_process,
-			 "libseccompApi", (int)f->libseccomp_api);
+	return json_pack("{s:s, s:{s:b,s:b,s:b,s:b,s:b,s:b,s:b,s:b}, s:b, s:{s:i,s:s}, "
+			 "s:{s:b,s:b,s:b,s:i}}",
+			 "kernel", f->kernel, "bpf", "available", f->bpf, "btf", f->btf,
+			 "cgroupSkb", f->cgroup_skb, "ringbuf", f->ringbuf, "lpmTrie", f->lpm_trie,
+			 "loop", f->bpf_loop, "cgroupAncestors", f->cgroup_ancestors, "bpffs",
+			 f->bpffs, "cgroupV2", f->cgroup2, "landlock", "abi", f->landlock_abi,
+			 "reason", f->landlock_reason ? f->landlock_reason : "", "seccomp",
+			 "available", f->seccomp, "log", f->seccomp_log, "killProcess",
+			 f->seccomp_kill_process, "libseccompApi", (int)f->libseccomp_api);
+}
+
+const char *node_features_execrec_missing(const struct node_features *f)
+{
+	if (!f->btf)
+		return "the kernel has no BTF (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF)";
+	if (!f->ringbuf)
+		return "the kernel has no BPF ring buffers (Linux 5.8+)";
+	if (!f->bpf_loop)
+		return "the kernel has no bpf_loop() helper (Linux 5.17+)";
+	if (!f->cgroup_ancestors)
+		return "the kernel's struct cgroup has no ancestors[] (Linux 6.0+), through which "
+		       "the recorder finds a container's pod";
+	return NULL;
 }
 
 void node_features_log(const struct node_features *f)
 {
+	if (!f->kernel_supported)
+		log_warn("this kernel is older than the oldest Bulwark supports and is tested on; "
+			 "the lines below say what it cannot offer",
+			 "kernel", f->kernel, "minimum", BULWARK_MIN_KERNEL);
+	const char *execrec = node_features_execrec_missing(f);
+	if (execrec && f->ringbuf && f->btf)
+		log_warn("exec recording is off", "reason", execrec);
 	if (!f->cgroup_skb || !f->lpm_trie)
 		log_warn("BPF cgroup-skb programs or LPM tries are unavailable: network policies "
 			 "cannot be enforced on this node");
@@ -112,6 +169,6 @@ void node_features_log(const struct node_features *f)
 		log_warn("seccomp filters are unavailable: syscall policies cannot be enforced");
 	else if (!f->seccomp_log)
 		log_warn("SECCOMP_RET_LOG unavailable: Audit-mode syscall rules cannot log");
-	log_info(1, "kernel features probed", "landlockABI", LOG_INT(f->landlock_abi),
-		 "libseccompAPI", LOG_INT(f->libseccomp_api));
+	log_info(1, "kernel features probed", "kernel", f->kernel, "landlockABI",
+		 LOG_INT(f->landlock_abi), "libseccompAPI", LOG_INT(f->libseccomp_api));
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,6 +36,20 @@ static void probes_match_the_kernel(void **state)
 			kernel_has_seccomp = true;
 	fclose(status);
 	assert_int_equal(f->seccomp, kernel_has_seccomp);
+
+	/* The BPF features exec recording needs, against the kernel version that brought each
+	 * (Debian's kernels neither backport nor drop them). */
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+	assert_int_equal(uname(&u), 0);
+	assert_string_equal(f->kernel, u.release);
+	assert_int_equal(sscanf(u.release, "%u.%u", &major, &minor), 2);
+	unsigned v = major * 1000 + minor;
+	assert_int_equal(f->bpf_loop, v >= 5017);
+	assert_int_equal(f->cgroup_ancestors, f->btf && v >= 6000);
+	assert_int_equal(f->kernel_supported, v >= 6001);
+	assert_int_equal(node_features_execrec_missing(f) == NULL,
+			 f->btf && f->ringbuf && v >= 6000);
 
 	/* The result is cached: a second call with other paths returns the first answer. */
 	assert_ptr_equal(node_features_probe("/", "/"), f);
