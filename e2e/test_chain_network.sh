@@ -133,7 +133,9 @@ acks() { curl -sf "${CTRL_METRICS[stack]}/metrics" | awk -v want="bulwark_contro
 acks_before=$(acks ack)
 stack_agent_kill KILL
 mark=$(wc -l <"$traffic")
-sleep 3
+# Enough traffic while the agent is down: five rounds to both peers (each line is one try).
+rounds() { [ "$(wc -l <"$traffic")" -ge $((mark + 2 * $1)) ]; }
+wait_for 60 rounds 5 || fail "no traffic while the agent was down: $(tail -n 3 "$traffic")"
 during=$(tail -n +"$((mark + 1))" "$traffic")
 check "agent killed: pins remain in $AGENT_BPFFS/net" bash -c "ls '$AGENT_BPFFS/net' | grep -q ."
 # only IP VERDICT TEXT: TEXT has lines "IP VERDICT" and no other verdict for IP.
@@ -164,7 +166,7 @@ check "the controller got an ACK from the restarted agent" test "$(acks ack)" -g
 check "no NACK or failed pod reported" bash -c "[ $(acks nack) = 0 ] && [ $(acks ack_with_failures) = 0 ]"
 check "counters survived the restart (pinned maps)" test "$(counter client egress deny)" -ge "$denies_before"
 mark=$(wc -l <"$traffic")
-sleep 2
+wait_for 60 rounds 5 || fail "no traffic after the restart: $(tail -n 3 "$traffic")"
 after=$(tail -n +"$((mark + 1))" "$traffic")
 check "after the restart: client → $gw_client denied" only "$gw_client" denied "$after"
 check "after the restart: client → $gw_peer allowed" only "$gw_peer" allowed "$after"
