@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -56,6 +57,11 @@ static void probes_match_the_kernel(void **state)
 
 	json_t *j = node_features_to_json(f);
 	assert_non_null(j);
+	/* For the kernel matrix (docs/kernel-matrix.md): what this kernel offers. */
+	char *dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(dump);
+	printf("# features: %s\n", dump);
+	free(dump);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "landlock"), "abi")),
 			 f->landlock_abi);
 	json_decref(j);
