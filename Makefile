@@ -3,6 +3,7 @@
 #
 #   make            every binary, BPF object and skeleton
 #   make test       deps, build, then all test tiers (tests/run.sh); closing "N passed, N failed"
+#   make vm-matrix  the kernel tier booted on each kernel of e2e/cluster/kernels.env (QEMU)
 #   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
 #   make deps       installs what the build and the tests need (idempotent)
 #   make cluster-up / cluster-down   the local etcd + kube-apiserver (e2e/cluster/)
@@ -59,7 +60,7 @@ KERNEL_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERNEL_SRCS
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
 E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 
-.PHONY: all deps test test-build demo cluster-up cluster-down format format-check clean \
+.PHONY: all deps test test-build demo vm-matrix cluster-up cluster-down format format-check clean \
 	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
 	bench-exec bench-policy
 
@@ -220,6 +221,12 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@BUILD=$(BUILD) demo/run.sh
+
+# The kernel tier booted on every kernel of the matrix (e2e/cluster/kernels.env), one VM each.
+vm-matrix: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) test-build
+	@. e2e/cluster/kernels.env; rc=0; for k in $$KERNELS; do \
+		BUILD=$(BUILD) tests/vm-kernel/run.sh $$k || rc=1; done; exit $$rc
 
 cluster-up: deps
 	@BUILD=$(BUILD) e2e/cluster/cluster.sh up

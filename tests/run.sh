@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Bulwark's test tiers and prints one closing line: "N passed, N failed, N skipped".
 #
-#   tests/run.sh                 every tier: format unit asan fuzz core kernel e2e
+#   tests/run.sh                 every tier: format unit asan fuzz core kernel vm e2e
 #   tests/run.sh unit kernel     only those tiers
 #
 # A test is an executable. cmocka tests speak TAP (CMOCKA_MESSAGE_OUTPUT=TAP) and every case
@@ -23,7 +23,7 @@ LOGS=$BUILD/test-logs
 export BUILD BULWARK_ROOT=$PWD
 
 tiers=("$@")
-((${#tiers[@]})) || tiers=(format unit asan fuzz core kernel e2e)
+((${#tiers[@]})) || tiers=(format unit asan fuzz core kernel vm e2e)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -145,6 +145,12 @@ tier_kernel() {
 	done
 }
 
+# The kernel tier again, in a VM booted on Debian 13's kernel (6.12): tests/vm-kernel/run.sh.
+# `make vm-matrix` boots every kernel of e2e/cluster/kernels.env.
+tier_vm() {
+	run_test vm kernel-trixie tests/vm-kernel/run.sh trixie
+}
+
 # The e2e tier starts one local control plane for all its tests and stops it afterwards; tests
 # read its address from $CLUSTER_DIR/env (default $BUILD/cluster; see e2e/lib.sh). A last test,
 # e2e/leftovers, fails if a process, the state dir, or a netns/bpffs pin/cgroup survives.
@@ -181,7 +187,7 @@ tier_e2e() {
 mkdir -p "$LOGS"
 for tier in "${tiers[@]}"; do
 	if ! declare -F "tier_$tier" >/dev/null; then
-		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz core kernel e2e)" >&2
+		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz core kernel vm e2e)" >&2
 		exit 2
 	fi
 	note "== $tier"

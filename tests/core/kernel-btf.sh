@@ -3,6 +3,7 @@
 #
 #   tests/core/kernel-btf.sh fetch    download what is missing; print NAME=BTF_FILE per kernel
 #   tests/core/kernel-btf.sh latest   the newest package and version of each pinned suite
+#   tests/core/kernel-btf.sh modules NAME   print the .deb with NAME's modules (downloads it)
 #
 # Everything lands in $BUILD/kernels: the .debs (kept: the VM runner boots their kernels),
 # and per kernel NAME/VERSION/{vmlinuz,btf,release}. A kernel already extracted is not
@@ -92,6 +93,21 @@ extract_vmlinux() {
 	[ "$(od -An -tx1 -N4 "$out" | tr -d ' \n')" = 7f454c46 ] || die "$vmlinuz: the payload is not an ELF vmlinux"
 }
 
+# download PACKAGE VERSION NAME: the .deb into $KDIR/debs (once); prints its path.
+download() {
+	local deb=$KDIR/debs/${1}_${2//:/%3a}_amd64.deb
+	if ! [ -s "$deb" ]; then
+		apt_update
+		mkdir -p "$KDIR/debs"
+		echo "kernel-btf: downloading $1=$2 ($3)" >&2
+		(cd "$KDIR/debs" && apt-get -q download "$1=$2") >"$APTDIR/download-$3.log" 2>&1 || {
+			cat "$APTDIR/download-$3.log" >&2
+			die "$1=$2 is not in the archive (any more?): bump $3's pins in e2e/cluster/kernels.env (see: $0 latest)"
+		}
+	fi
+	echo "$deb"
+}
+
 # fetch_one NAME: prints NAME=BTF_FILE, downloading and extracting when not cached.
 fetch_one() {
 	local k=$1 s p v
@@ -99,18 +115,9 @@ fetch_one() {
 	[ -n "${!p:-}" ] && [ -n "${!v:-}" ] || die "e2e/cluster/kernels.env: $p or $v is not set"
 	local dir=$KDIR/$k/${!v}
 	if ! [ -s "$dir/btf" ]; then
-		apt_update
-		mkdir -p "$KDIR/debs" "$dir"
-		local deb
-		deb=$KDIR/debs/${!p}_${!v//:/%3a}_amd64.deb
-		if ! [ -s "$deb" ]; then
-			echo "kernel-btf: downloading ${!p}=${!v} ($k, ${!s})" >&2
-			(cd "$KDIR/debs" && apt-get -q download "${!p}=${!v}") >"$KDIR/debs/$k.log" 2>&1 || {
-				cat "$KDIR/debs/$k.log" >&2
-				die "${!p}=${!v} is not in ${!s} (any more?): bump $p/$v in e2e/cluster/kernels.env (see: $0 latest)"
-			}
-		fi
-		local path
+		mkdir -p "$dir"
+		local deb path
+		deb=$(download "${!p}" "${!v}" "$k")
 		path=$(dpkg-deb -c "$deb" | awk '$6 ~ /\/vmlinuz/ && !p {p = $6} END {print p}')
 		[ -n "$path" ] || die "$deb has no vmlinuz: is $p the package with the kernel image?"
 		dpkg-deb --fsys-tarfile "$deb" | tar -xO "$path" >"$dir/vmlinuz.tmp"
@@ -151,6 +158,12 @@ latest() {
 apt_setup
 case ${1:-fetch} in
 fetch) for k in $KERNELS; do fetch_one "$k"; done ;;
+modules)
+	k=${2:-}
+	p=KERNEL_${k}_PACKAGE m=KERNEL_${k}_MODULES v=KERNEL_${k}_VERSION
+	[ -n "$k" ] && [ -n "${!p:-}" ] || die "usage: $0 modules NAME (kernels: $KERNELS)"
+	download "${!m:-${!p}}" "${!v}" "$k"
+	;;
 latest) latest ;;
 *) die "usage: $0 [fetch|latest]" ;;
 esac

@@ -10,8 +10,9 @@
 # writes nothing back, and has no network device at all. Its /sys/fs/cgroup is a pure cgroup v2
 # mount (as on a modern host), its /tmp a tmpfs.
 #
-# The guest runs `tests/run.sh kernel` (TEST_FILTER passes through) and the output is printed
-# here as it comes; the exit status is the guest's. Environment: VM_TIMEOUT (seconds for the
+# The guest runs `tests/run.sh kernel` (TEST_FILTER passes through). Its console is printed here
+# as it comes, as TAP comments, then one TAP case per guest test (from the guest runner's
+# PASS/FAIL/SKIP lines), so tests/run.sh counts each; the exit status is the guest's. Environment: VM_TIMEOUT (seconds for the
 # whole run, default 3600), VM_SMP (2), VM_MEM (MiB, 2048), VM_ACCEL (tcg,thread=multi: KVM
 # cannot boot a stock kernel on this kind of machine, see docs/kernel-matrix.md).
 set -euo pipefail
@@ -43,7 +44,7 @@ command -v qemu-system-x86_64 >/dev/null || {
 tests/core/kernel-btf.sh fetch >/dev/null
 kdir=$BUILD/kernels/$name/${!v}
 release=$(cat "$kdir/release")
-deb=$BUILD/kernels/debs/${!p}_${!v//:/%3a}_amd64.deb
+deb=$(tests/core/kernel-btf.sh modules "$name")
 work=$ROOT/$BUILD/vm-kernel/$name
 rm -rf "$work"
 mkdir -p "$work/initrd/bin" "$work/initrd/modules" "$work/mods"
@@ -131,7 +132,7 @@ shown=0
 while :; do
 	lines=$(wc -l <"$console")
 	if ((lines > shown)); then
-		sed -n "$((shown + 1)),${lines}p" "$console" | tr -d '\r'
+		sed -n "$((shown + 1)),${lines}p" "$console" | tr -d '\r' | sed 's/^/# /'
 		shown=$lines
 	fi
 	grep -q '^VM-EXIT rc=' "$console" && break
@@ -148,4 +149,12 @@ rc=$(tr -d '\r' <"$console" | sed -n 's/^VM-EXIT rc=\([0-9]*\)$/\1/p' | tail -n1
 	cat "$work/qemu.log" >&2
 	exit 1
 }
+tr -d '\r' <"$console" | awk -v k="$name ($release)" '
+	/^(PASS|FAIL|SKIP) +kernel\// { n++; st[n] = $1; t[n] = $2 }
+	END {
+		print "1.." n
+		for (i = 1; i <= n; i++)
+			printf "%s %d - %s on %s%s\n", st[i] == "FAIL" ? "not ok" : "ok", i, t[i], k,
+				st[i] == "SKIP" ? " # SKIP (see its lines above)" : ""
+	}'
 exit "$rc"
