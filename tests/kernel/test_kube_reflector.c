@@ -84,6 +84,19 @@ static void stop_loop(void *userdata)
 	kube_loop_stop(userdata);
 }
 
+/* Ends the loop once the reflector has seen the script's last event (the DELETED at rv 401 on
+ * the last watch); until then it looks again every 20 ms. A stopped loop stays stopped, so the
+ * wait has to happen inside the one run. */
+static void stop_when_done(void *userdata)
+{
+	struct kube_reflector_stats st;
+	kube_reflector_get_stats(userdata, &st);
+	if (!strcmp(st.resource_version, "401"))
+		kube_loop_stop(loop);
+	else
+		kube_loop_timer_add(loop, 20, stop_when_done, userdata);
+}
+
 static int list_body(struct httpd_response *resp, const char *items, const char *rv)
 {
 	return buf_printf(&resp->body,
@@ -156,10 +169,9 @@ static int handler(const struct httpd_request *req, struct httpd_response *resp,
 	case 8: /* relist: c deleted meanwhile, d created */
 		free(s->data.data), free(s);
 		return list_body(resp, ITEM("a", "106") "," ITEM("d", "390"), "400");
-	default: /* the last watch stays open; the test ends here */
+	default: /* the last watch stays open; the test ends once its DELETED is in */
 		cm(&s->data, "DELETED", "a", "401");
 		s->hold = true;
-		kube_loop_post(loop, stop_loop, loop);
 		break;
 	}
 	resp->stream =
@@ -236,19 +248,12 @@ static void reflector_follows_the_protocol(void **state)
 	struct kube_reflector *r = NULL;
 	assert_int_equal(kube_reflector_new(loop, c, &o, &r), 0);
 	assert_int_equal(kube_reflector_start(r), 0);
-	/* A safety net: the script ends the loop itself long before this. */
+	/* The loop runs until the script's last event is in, or for WAIT_MS at most. */
+	kube_loop_timer_add(loop, 20, stop_when_done, r);
 	kube_loop_timer_add(loop, WAIT_MS, stop_loop, loop);
 	assert_int_equal(kube_loop_run(loop), 0);
 
-	/* The last watch delivers its DELETED: the loop runs until it has (in rounds of 20 ms,
-	 * so that the condition is checked), for WAIT_MS at most. */
 	struct kube_reflector_stats st;
-	kube_reflector_get_stats(r, &st);
-	for (int waited = 0; strcmp(st.resource_version, "401") && waited < WAIT_MS; waited += 20) {
-		kube_loop_timer_add(loop, 20, stop_loop, loop);
-		kube_loop_run(loop);
-		kube_reflector_get_stats(r, &st);
-	}
 	pthread_mutex_lock(&lock);
 	assert_string_equal(seen, "LIST rv=\n"
 				  "WATCH rv=100\n" /* from the list */
