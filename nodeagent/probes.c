@@ -52,17 +52,29 @@ static int probe_landlock(const char **reason)
 	return 0;
 }
 
+/* Whether composite type id of btf has a member called name, also inside anonymous structs
+ * and unions (7.x puts struct cgroup's ancestors[] in one). */
+static bool btf_has_member(const struct btf *btf, int id, const char *name, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, id);
+	if (!t || !btf_is_composite(t) || depth > 4)
+		return false;
+	const struct btf_member *m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++) {
+		if (m[i].name_off == 0 ? btf_has_member(btf, m[i].type, name, depth + 1)
+				       : !strcmp(btf__name_by_offset(btf, m[i].name_off), name))
+			return true;
+	}
+	return false;
+}
+
 static bool btf_struct_has_member(const char *type, const char *member)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	if (!btf)
 		return false;
-	bool found = false;
 	int id = btf__find_by_name_kind(btf, type, BTF_KIND_STRUCT);
-	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, id) : NULL;
-	const struct btf_member *m = t ? btf_members(t) : NULL;
-	for (int i = 0; m && i < btf_vlen(t) && !found; i++)
-		found = !strcmp(btf__name_by_offset(btf, m[i].name_off), member);
+	bool found = id > 0 && btf_has_member(btf, id, member, 0);
 	btf__free(btf);
 	return found;
 }

@@ -75,7 +75,7 @@ add() {
 for m in virtio_pci 9pnet_virtio 9p overlay; do add "$m"; done
 printf '%s\n' "${order[@]}" >"$work/initrd/modules/order"
 cp /bin/busybox "$work/initrd/bin/busybox"
-for a in sh mount mkdir insmod chroot cat poweroff echo sleep; do ln -s busybox "$work/initrd/bin/$a"; done
+for a in sh mount mkdir insmod chroot cat poweroff echo sleep ip; do ln -s busybox "$work/initrd/bin/$a"; done
 cat >"$work/initrd/init" <<EOF
 #!/bin/sh
 # The guest's init: the modules, this machine's root as the lower layer of an overlay, then
@@ -83,6 +83,8 @@ cat >"$work/initrd/init" <<EOF
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# Loopback only: the tests talk to servers they start on 127.0.0.1.
+ip link set lo up
 for m in \$(cat /modules/order); do insmod /modules/\$m.ko || echo "init: insmod \$m failed"; done
 mkdir -p /lower /upper /root
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroot /lower || echo "init: 9p mount failed"
