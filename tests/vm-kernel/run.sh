@@ -51,7 +51,7 @@ mkdir -p "$work/initrd/bin" "$work/initrd/modules" "$work/mods"
 
 # ---- the initramfs: busybox and the modules that reach the root share ---------------------------
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/mods" --wildcards '*/kernel/fs/*' '*/kernel/net/9p/*' \
-	'*/kernel/drivers/virtio/*'
+	'*/kernel/drivers/virtio/*' '*/kernel/drivers/net/veth.ko*'
 modfile() { find "$work/mods" \( -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" \) -print -quit; }
 order=()
 # add MODULE: its dependencies first (the depends= of its .modinfo section), then itself.
@@ -72,7 +72,8 @@ add() {
 	done
 	order+=("$1")
 }
-for m in virtio_pci 9pnet_virtio 9p overlay; do add "$m"; done
+# The root share, and veth for the tests' network namespaces (the guest has no module tree).
+for m in virtio_pci 9pnet_virtio 9p overlay veth; do add "$m"; done
 printf '%s\n' "${order[@]}" >"$work/initrd/modules/order"
 cp /bin/busybox "$work/initrd/bin/busybox"
 for a in sh mount mkdir insmod chroot cat poweroff echo sleep ip; do ln -s busybox "$work/initrd/bin/$a"; done
