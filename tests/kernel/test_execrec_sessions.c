@@ -300,6 +300,13 @@ static pid_t start_session_at(char *const argv[], int *master, int *to_child, in
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		char c;
+		/* Like runc's init, which the runtime starts, the session holds none of this
+		 * process's descriptors. A child holding the recorder's BPF link fds would keep
+		 * the hooks attached after the recorder detached them, and before 6.10 the kernel
+		 * refuses to attach the same program to a tracepoint twice (EEXIST). */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != sync[0] && fd != in[0] && fd != out[1])
+				close(fd);
 		if (read(sync[0], &c, 1) != 1)
 			_exit(1);
 		if (master) {
