@@ -109,6 +109,8 @@ chroot /root /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 	/bin/bash -c 'cd $ROOT && tests/run.sh kernel; rc=\$?
 		echo "== what the tests reported about this kernel (their TAP comments)"
 		grep -H "^# [a-z0-9 ]*[:=]" $BUILD/test-logs/kernel/*.log | sed "s|^$BUILD/test-logs/kernel/||"
+		echo "== every failed check with the lines after it (the runner shows only a log'"'"'s tail)"
+		grep -H -A3 "^not ok [0-9]" $BUILD/test-logs/kernel/*.log | sed "s|^$BUILD/test-logs/kernel/||"
 		exit \$rc'
 echo "VM-EXIT rc=\$?"
 poweroff -f
