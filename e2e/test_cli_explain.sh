@@ -34,7 +34,7 @@ YAML
 
 explained=$("$CLI" explain pod/web-1 -n "$ns" --kubeconfig "$KUBECONFIG" 2>&1)
 # says SYSCALL TEXT: the line under SYSCALL's entry mentions TEXT.
-says() { grep -A1 "^    $1 " <<<"$explained" | grep -qF -- "$2" || { echo "$explained"; return 1; }; }
+says() { grep -A1 "^    $1 " <<<"$explained" | grep -F -- "$2" >/dev/null || { echo "$explained"; return 1; }; }
 tap_check "explain names the selecting policy" grep -q "^  $ns/no-mounts  *Enforce" <<<"$explained"
 tap_check "explain says mkdir is denied by it" says mkdir "denied by $ns/no-mounts (deny[0]: Errno EPERM)"
 tap_check "explain traces mount to the @mount group" says mount "via @mount"
