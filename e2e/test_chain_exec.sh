@@ -172,7 +172,7 @@ exported=$STACK_DIR/exported.cast
 as_alice export "$esname" -o "$exported" >/dev/null 2>&1 || true
 check "kubectl bulwark export $esname writes the node's cast (0600)" bash -c \
 	"cmp '$exported' '$AGENT_RECORDINGS/$id.cast' && [ \$(stat -c %a '$exported') = 600 ]"
-# The harness copies its own terminal's size, and pty_session.py's is unsized (0x0): recorded as no resize.
+# The harness copies its own terminal's size; pty_session.py's is unsized (0x0): no resize.
 check "the export holds no resize to no size (\"r\",\"0x0\")" bash -c \
 	"[ -s '$exported' ] && ! grep -E '^\[[0-9.]+, *\"r\", *\"(0x[0-9]+|[0-9]+x0)\"' '$exported' >/dev/null"
 denied=$("$CLI" --kubeconfig "$mallory" replay "$esname" 2>&1) && denied="exit 0: $denied"
