@@ -333,6 +333,15 @@ static void nul_bytes(void **state)
 		fail_msg("message does not name the field: %s", msg);
 	json_decref(a.body);
 
+	/* An escaped backslash before "u0000" is six plain characters, not a NUL. */
+	body = pod_review("uid-esc", "CREATE", "{\"app\":\"other\",\"note\":\"a\\\\u0000\"}",
+			  "{\"name\":\"c\",\"image\":\"busybox\"}");
+	a = review(f, WEBHOOK_MUTATE_PODS, body);
+	free(body);
+	assert_int_equal(a.status, 200);
+	assert_true(json_is_true(json_object_get(json_object_get(a.body, "response"), "allowed")));
+	json_decref(a.body);
+
 	body = pod_review("uid-nul\\u0000x", "CREATE", "{}",
 			  "{\"name\":\"c\",\"image\":\"busybox\"}");
 	expect_bad(f, body, "request.uid: holds a NUL byte");
