@@ -17,14 +17,18 @@ static const uint32_t profile_arch_tokens[] = {
 	SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM,
 };
 
-/* Syscalls added to Linux after the syscall table of libseccomp 2.5.4 (Debian 12) was cut.
- * Users may name them; the loader and runc skip a name their libseccomp cannot resolve, so a
- * node with an older libseccomp simply leaves such a call to the default action. */
+/* Syscalls added to Linux after the syscall table of upstream libseccomp 2.5.4 was cut (Debian
+ * 12's 2.5.4-1+deb12u1 knows the 6.5-6.7 ones, cachestat to futex_requeue, but not the later
+ * ones). Users may name them, and RuntimeDefault allows most of them; the loader and runc skip
+ * a name their libseccomp cannot resolve, so a node with an older libseccomp leaves such a
+ * call to the default action (or to the runtime's ENOSYS stub for calls newer than the
+ * profile). */
 static const char *const newer_syscalls[] = {
-	"getxattrat",	    "listmount",	 "listxattrat", "lsm_get_self_attr",
-	"lsm_list_modules", "lsm_set_self_attr", "mseal",	"removexattrat",
-	"setxattrat",	    "statmount",	 "uretprobe",	"open_tree_attr",
-	"file_getattr",	    "file_setattr",
+	"cachestat",   "fchmodat2",	    "futex_requeue",	"futex_wait",
+	"futex_wake",  "map_shadow_stack",  "getxattrat",	"listmount",
+	"listxattrat", "lsm_get_self_attr", "lsm_list_modules", "lsm_set_self_attr",
+	"mseal",       "removexattrat",	    "setxattrat",	"statmount",
+	"uretprobe",   "open_tree_attr",    "file_getattr",	"file_setattr",
 };
 
 int seccomp_syscall_check(const char *name)
