@@ -177,28 +177,31 @@ static json_t *verdicts(const json_t *profile, char *ret_default, size_t size)
 
 enum relevance { RELEVANT, OTHER_ARCH, UNKNOWN };
 
+static bool known_on(const char *name, const uint32_t *abis, size_t n_abis)
+{
+	for (size_t i = 0; i < n_abis; i++)
+		if (seccomp_syscall_resolve_name_arch(abis[i], name) >= 0)
+			return true;
+	return false;
+}
+
 /* Whether name is a syscall on one of abis: libseccomp knows it there, or it is newer than
  * libseccomp and on the list lib/seccomp accepts (those exist on x86 and arm alike). */
 static enum relevance relevance(const char *name, const uint32_t *abis, size_t n_abis)
 {
-	for (size_t i = 0; i < n_abis; i++)
-		if (seccomp_syscall_resolve_name_arch(abis[i], name) >= 0)
-			return RELEVANT;
+	static const uint32_t covered[] = {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32,
+					   SCMP_ARCH_AARCH64, SCMP_ARCH_ARM};
+	if (known_on(name, abis, n_abis))
+		return RELEVANT;
 	for (size_t i = 0; i < ARRAY_SIZE(other_arch_only); i++)
 		if (strcmp(name, other_arch_only[i]) == 0)
 			return OTHER_ARCH;
 	int r = seccomp_syscall_check(name);
 	if (r == -ENOENT)
 		return UNKNOWN;
-	/* 0 here means: known on a covered architecture other than these, or a newer name. */
-	if (r == 0 && seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR) {
-		static const uint32_t all[] = {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32,
-					       SCMP_ARCH_AARCH64, SCMP_ARCH_ARM};
-		for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-			if (seccomp_syscall_resolve_name_arch(all[i], name) >= 0)
-				return OTHER_ARCH;
+	/* Accepted but known on no covered architecture: one of the newer syscalls. */
+	if (r == 0 && !known_on(name, covered, ARRAY_SIZE(covered)))
 		return RELEVANT;
-	}
 	return OTHER_ARCH;
 }
 
@@ -236,7 +239,7 @@ static void compare(const char *arch, const uint32_t *abis, size_t n_abis)
 	json_object_foreach (names, name, v) {
 		const char *r = json_string_value(json_object_get(rv, name));
 		const char *o = json_string_value(json_object_get(ov, name));
-		char rtext[64 * 1024], otext[64 * 1024];
+		char rtext[16 * 1024], otext[16 * 1024];
 		snprintf(rtext, sizeof(rtext), "%s", r ?: ref_default);
 		snprintf(otext, sizeof(otext), "%s", o ?: our_default);
 		switch (relevance(name, abis, n_abis)) {
