@@ -141,8 +141,7 @@ static void note_base(json_t *provenance, bool audit_only)
 		int e = 0;
 		const struct seccomp_base_difference *d = seccomp_runtime_default_difference(sc);
 		if (d) {
-			note(provenance, sc,
-			     "refused by %s: a deliberate difference from %s, which allows it (%s)",
+			note(provenance, sc, "refused by %s: a deliberate difference from %s (%s)",
 			     who, seccomp_runtime_default_reference, d->reason);
 			continue;
 		}
