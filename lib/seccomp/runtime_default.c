@@ -16,7 +16,7 @@
  *    AF_VSOCK (40) are refused, and so are families the kernel removed (AF_AX25, AF_IPX, …).
  * Everything else gets the default, Errno EPERM, like the reference's defaultErrnoRet. A call
  * newer than every call the profile names gets ENOSYS from the OCI runtime's stub instead
- * (runc, crun), for the reference and for our profile alike, so libc falls back; we add no
+ * (runc since 1.0), for the reference and for our profile alike, so libc falls back; we add no
  * ENOSYS rules of our own, which would make the two differ. */
 #include "seccomp/runtime_default.h"
 
