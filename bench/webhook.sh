@@ -105,10 +105,10 @@ URL=https://127.0.0.1:$port
 WEBHOOK_PID=$!
 metrics() { curl -sS --cacert "$tmp/ca.crt" "$URL/metrics"; }
 for _ in $(seq 100); do
-	metrics 2>/dev/null | grep -q 'bulwark_webhook_policies{state="valid"} 1' && break
+	metrics 2>/dev/null | grep 'bulwark_webhook_policies{state="valid"} 1' >/dev/null && break
 	sleep 0.1
 done
-metrics | grep -q 'bulwark_webhook_policies{state="valid"} 1' || {
+metrics | grep 'bulwark_webhook_policies{state="valid"} 1' >/dev/null || {
 	cat "$tmp/webhook.log" >&2
 	echo "bench-webhook: the webhook never saw the policy" >&2
 	exit 1

@@ -11,6 +11,7 @@
 #include "kube/config.h"
 #include "policy/policy.h"
 #include "seccomp/groups.h"
+#include "seccomp/runtime_default.h"
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -102,6 +103,69 @@ static int collect_seccomp_provenance(const json_t *policy, json_t *provenance,
 		}
 	}
 	return 0;
+}
+
+/* True when the policy's seccomp section builds on RuntimeDefault (the default base). */
+static bool uses_runtime_default(const json_t *policy)
+{
+	const json_t *sec = json_object_get(json_object_get(policy, "spec"), "seccomp");
+	const char *base = str(sec, "base");
+	return sec && (!base || strcmp(base, "RuntimeDefault") == 0);
+}
+
+/* The syscalls the base decides beyond a plain allow: its argument conditions, its fixed
+ * errnos and the calls it refuses on purpose although the reference allows them. They are
+ * explained even when no policy names them. */
+static void note_base_rules(json_t *provenance)
+{
+	for (unsigned i = 0; i < seccomp_runtime_default_n_rules; i++)
+		if (!json_object_get(provenance, seccomp_runtime_default_rules[i].name))
+			json_object_set_new(provenance, seccomp_runtime_default_rules[i].name,
+					    json_array());
+	for (unsigned i = 0; i < seccomp_runtime_default_n_differences; i++)
+		if (!json_object_get(provenance, seccomp_runtime_default_differences[i].name))
+			json_object_set_new(provenance, seccomp_runtime_default_differences[i].name,
+					    json_array());
+}
+
+/* One line per syscall: what the RuntimeDefault base alone does with it, and after which
+ * upstream version. audit_only: only Audit policies build on the base. */
+static void note_base(json_t *provenance, bool audit_only)
+{
+	const char *who = audit_only ? "the RuntimeDefault base of the Audit policies [grants "
+				       "nothing]"
+				     : "the RuntimeDefault base";
+	const char *sc;
+	json_t *lines;
+	json_object_foreach (provenance, sc, lines) {
+		int e = 0;
+		const struct seccomp_base_difference *d = seccomp_runtime_default_difference(sc);
+		if (d) {
+			note(provenance, sc, "refused by %s: a deliberate difference from %s (%s)",
+			     who, seccomp_runtime_default_reference, d->reason);
+			continue;
+		}
+		switch (seccomp_runtime_default_verdict(sc, &e)) {
+		case SECCOMP_BASE_ALLOW:
+			note(provenance, sc, "allowed by %s (follows %s)", who,
+			     seccomp_runtime_default_reference);
+			break;
+		case SECCOMP_BASE_ALLOW_IF_ARGS:
+			note(provenance, sc,
+			     "allowed for some argument values only by %s (follows %s)", who,
+			     seccomp_runtime_default_reference);
+			break;
+		case SECCOMP_BASE_ERRNO:
+			note(provenance, sc, "Errno %s by %s (follows %s)",
+			     seccomp_errno_to_name(e) ?: "(number)", who,
+			     seccomp_runtime_default_reference);
+			break;
+		case SECCOMP_BASE_DEFAULT:
+			note(provenance, sc, "not allowed by %s (follows %s): its default, EPERM",
+			     who, seccomp_runtime_default_reference);
+			break;
+		}
+	}
 }
 
 /* What the compiled profile does with one syscall. */
@@ -231,11 +295,29 @@ int explain_pod(const json_t *pod, json_t *const *policies, size_t n, FILE *out,
 		effective_action(profile, "\x01none", def, sizeof(def));
 		fprintf(out, "  every syscall not allowed: %s\n", def);
 		json_auto_t *provenance = json_object();
-		for (size_t i = 0; i < k && r == 0; i++)
-			if (json_object_get(json_object_get(selecting[i], "spec"), "seccomp"))
-				r = collect_seccomp_provenance(selecting[i], provenance, err);
+		bool base_enforce = false, base_audit = false;
+		for (size_t i = 0; i < k && r == 0; i++) {
+			if (!json_object_get(json_object_get(selecting[i], "spec"), "seccomp"))
+				continue;
+			r = collect_seccomp_provenance(selecting[i], provenance, err);
+			bool audit = strcmp(mode_name(selecting[i]), "Audit") == 0;
+			if (uses_runtime_default(selecting[i]) && audit)
+				base_audit = true;
+			else if (uses_runtime_default(selecting[i]))
+				base_enforce = true;
+		}
 		if (r < 0)
 			goto out;
+		if (base_enforce || base_audit) {
+			fprintf(out,
+				"  base: RuntimeDefault, following %s (deliberate differences:",
+				seccomp_runtime_default_reference);
+			for (unsigned i = 0; i < seccomp_runtime_default_n_differences; i++)
+				fprintf(out, " %s", seccomp_runtime_default_differences[i].name);
+			fprintf(out, ")%s\n", base_enforce ? "" : " [Audit policies only]");
+			note_base_rules(provenance);
+			note_base(provenance, !base_enforce);
+		}
 		/* Sorted by syscall name: json objects keep insertion order. */
 		size_t m = json_object_size(provenance), idx = 0;
 		const char **names = calloc(m ? m : 1, sizeof(char *));
@@ -245,7 +327,7 @@ int explain_pod(const json_t *pod, json_t *const *policies, size_t n, FILE *out,
 			names[idx++] = sc;
 		qsort(names, m, sizeof(char *), strcmp_ptr);
 		if (m)
-			fprintf(out, "  syscalls the policies name:\n");
+			fprintf(out, "  syscalls the policies name or the base decides:\n");
 		for (size_t i = 0; i < m; i++) {
 			char act[128];
 			effective_action(profile, names[i], act, sizeof(act));

@@ -158,7 +158,7 @@ show <<<"$out"
 grep -q hello <<<"$out" && die "the blocked connection went through"
 grep -qE "timed out|Operation not permitted" <<<"$out" || die "the blocked connection did not fail as expected: $out"
 say "8 MiB from the allowed peer, until the flow log (1 packet in 1024 sampled) has some:"
-has_flows() { kb flows pod/client -n "$ns" --agent "$AGENT_URL" --limit 5 | grep -q "$ns/client"; }
+has_flows() { kb flows pod/client -n "$ns" --agent "$AGENT_URL" --limit 5 | grep "$ns/client" >/dev/null; }
 for _ in $(seq 10); do
 	fetch "$allowed_ip" big | wc -c | sed 's/^/      bytes received: /'
 	sleep 0.5 # the agent drains sampled flows four times a second
@@ -167,7 +167,7 @@ done
 say "the client pod's counters in the agent's /metrics:"
 stack_metrics | grep -E "^bulwark_pod_network_(packets|bytes)_total\{namespace=\"$ns\",pod=\"client\"" |
 	sed 's/^/      /'
-stack_metrics | grep -qE "^bulwark_pod_network_packets_total\{namespace=\"$ns\",pod=\"client\",direction=\"egress\",verdict=\"deny\"\} [1-9]" ||
+stack_metrics | grep -E "^bulwark_pod_network_packets_total\{namespace=\"$ns\",pod=\"client\",direction=\"egress\",verdict=\"deny\"\} [1-9]" >/dev/null ||
 	die "no denied packets counted for the client pod"
 say "kubectl bulwark flows pod/client (sampled flows, straight from the node agent):"
 has_flows || die "no flow was sampled for the client pod: $(tail -n 3 "$AGENT_STATE/flows.jsonl" 2>&1)"
@@ -246,7 +246,7 @@ wait_for 15 launcher_added || die "the webhook never added the launcher to the p
 k -n "$ns" apply -f "$STACK_DIR/web.yaml" >/dev/null
 stack_pod_wait web || die "pod web did not start"
 say "the webhook wrapped the container's command: $(k -n "$ns" get pod web -o json | jq -r '.spec.containers[0].command[:5] | join(" ")') …"
-landlock_done() { stack_pod_log web | grep -q 'httpd -f -p 8080'; }
+landlock_done() { stack_pod_log web | grep 'httpd -f -p 8080' >/dev/null; }
 wait_for 15 landlock_done || die "the container never got through its commands"
 say "what the container printed:"
 stack_pod_log web | sed 's/^/      /'
@@ -256,7 +256,7 @@ grep -qx hi <<<"$log" || die "writing /tmp did not work"
 grep -q "bind: Permission denied" <<<"$log" || die "binding port 9090 was not denied"
 web_ip=$(k -n "$ns" get pod web -o jsonpath='{.status.podIP}')
 serving() { printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 "$web_ip" 8080 | tail -n 1; }
-wait_for 10 bash -c "$(declare -f serving); web_ip=$web_ip; serving | grep -q served" || die "the application does not serve on its port"
+wait_for 10 bash -c "$(declare -f serving); web_ip=$web_ip; serving | grep served >/dev/null" || die "the application does not serve on its port"
 say "from the host, GET http://$web_ip:8080/ → $(serving)"
 
 bold "Scene 6: exec recording — a recorded session, replayed and verified"
@@ -278,7 +278,7 @@ say "an interactive shell in the container, typed key by key through a real term
 shown=$(stack_shell db --type "id" --wait "uid=" --type "echo secret > /tmp/notes && wc -c /tmp/notes" \
 	--wait "7 /tmp/notes") || die "the interactive session failed: $shown"
 terminal '|' <<<"$shown"
-recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null | sed 's/\.cast$//' | head -n 1; }
+recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null | sed -n 's/\.cast$//;1p'; }
 finished() { id=$(recording) && [ -n "$id" ] && kb verify --recordings-dir "$AGENT_RECORDINGS" "$id" >/dev/null 2>&1; }
 wait_for 30 finished || die "the agent did not finish the recording"
 id=$(recording)

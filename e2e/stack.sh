@@ -202,7 +202,7 @@ stack_shell() {
 # (Endpoints validation), so the aggregated API is reached on it; the traffic stays on this
 # host all the same.
 _node_ip() {
-	ip -4 -o addr show scope global up | awk '{split($4, a, "/"); print a[1]; exit}' | grep .
+	ip -4 -o addr show scope global up | awk 'NR == 1 {split($4, a, "/"); print a[1]}' | grep .
 }
 
 _api_available() {

@@ -81,7 +81,7 @@ session other "other$mark" >/dev/null || fail "the session in the unrecorded pod
 cli() { "$CLI" --recordings-dir "$AGENT_RECORDINGS" "$@"; }
 # The recorder finishes a session a second after its end, when nothing more arrived; verify
 # passes once the chain has its trailer.
-recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null | sed 's/\.cast$//' | head -n 1; }
+recording() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' 2>/dev/null | sed -n 's/\.cast$//;1p'; }
 finished() { id=$(recording) && [ -n "$id" ] && cli verify "$id" >/dev/null; }
 wait_for 30 finished || true
 
@@ -122,7 +122,7 @@ check "kubectl bulwark sessions shows the user" grep -q "kubernetes-admin" <<<"$
 digest=$(jq -r .status.digest <<<"$obj")
 check "verify against the ExecSession's digest ($digest)" cli verify "$id" --digest "$digest"
 check "kubectl get bwes shows it Completed" bash -c \
-	"'$KUBECTL' --kubeconfig='$KUBECONFIG' -n $ns get bwes | grep -q Completed"
+	"'$KUBECTL' --kubeconfig='$KUBECONFIG' -n $ns get bwes | grep Completed >/dev/null"
 
 # ---- auditors read the recording through the API server -------------------------------------
 # kubectl → kube-apiserver (authentication, RBAC on recordings.bulwark.dev in the session's
@@ -172,6 +172,9 @@ exported=$STACK_DIR/exported.cast
 as_alice export "$esname" -o "$exported" >/dev/null 2>&1 || true
 check "kubectl bulwark export $esname writes the node's cast (0600)" bash -c \
 	"cmp '$exported' '$AGENT_RECORDINGS/$id.cast' && [ \$(stat -c %a '$exported') = 600 ]"
+# The harness copies its own terminal's size; pty_session.py's is unsized (0x0): no resize.
+check "the export holds no resize to no size (\"r\",\"0x0\")" bash -c \
+	"[ -s '$exported' ] && ! grep -E '^\[[0-9.]+, *\"r\", *\"(0x[0-9]+|[0-9]+x0)\"' '$exported' >/dev/null"
 denied=$("$CLI" --kubeconfig "$mallory" replay "$esname" 2>&1) && denied="exit 0: $denied"
 printf '# %s\n' "$denied"
 check "a user without the auditor role is refused by RBAC (forbidden, recordings/...)" \
@@ -194,9 +197,9 @@ check "verify finds a changed copy of the recording (exit 1)" bash -c \
 # A session nobody asked the API server for (a node-local `runc exec`): the agent makes its
 # ExecSession, and the header names that instead of a user.
 stack_shell db --type "echo local-$mark" --wait "local-$mark" >/dev/null || fail "the node-local session failed"
-local_id() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' | sed 's/\.cast$//' | grep -vx "$id" | head -n 1; }
+local_id() { find "$AGENT_RECORDINGS" -name '*.cast' -printf '%f\n' | sed 's/\.cast$//' | grep -vx "$id" | sed -n 1p; }
 local_done() { lid=$(local_id) && [ -n "$lid" ] && cli verify "$lid" >/dev/null && \
-	kubectl -n "$ns" get bwes "$lid" -o jsonpath='{.status.phase}' | grep -q Completed; }
+	kubectl -n "$ns" get bwes "$lid" -o jsonpath='{.status.phase}' | grep Completed >/dev/null; }
 wait_for 30 local_done || true
 lid=$(local_id)
 lobj=$(kubectl -n "$ns" get bwes "$lid" -o json 2>/dev/null) || lobj='{}'

@@ -81,12 +81,12 @@ check "binding a port the policy does not grant (9090): Permission denied" \
 ip=$(kubectl -n "$ns" get pod web -o jsonpath='{.status.podIP}')
 # The host reaches the pod's address; nc as in the network chain test.
 serving() { printf 'GET / HTTP/1.0\r\n\r\n' | busybox nc -w 3 "$ip" 8080 2>&1; }
-wait_for 10 bash -c "$(declare -f serving); ip=$ip; serving | grep -q served" || true
+wait_for 10 bash -c "$(declare -f serving); ip=$ip; serving | grep served >/dev/null" || true
 out=$(serving) || true
 check "the application binds its own port 8080 and serves the host ($ip:8080)" \
 	grep -qx "served from /tmp/www" <<<"$out"
 record=$(harness_record "$ns/web") || fail "the harness has no record of $ns/web"
 pid=$(jq -r '.containers[] | select(.name == "app") | .pid' <<<"$record")
 check "the application is httpd, exec'd by the launcher with no_new_privs" bash -c \
-	"tr '\\0' ' ' </proc/$pid/cmdline | grep -q '^httpd -f -p 8080' && grep -qP '^NoNewPrivs:\\t1' /proc/$pid/status"
+	"tr '\\0' ' ' </proc/$pid/cmdline | grep '^httpd -f -p 8080' >/dev/null && grep -qP '^NoNewPrivs:\\t1' /proc/$pid/status"
 tap_done

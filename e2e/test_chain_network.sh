@@ -56,7 +56,7 @@ get() {
 	harness_exec "$ns/client" -- sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | nc -w 3 "$0" "$1"' \
 		"$1" "${2:-$PORT}" 2>&1
 }
-allowed() { get "$1" | grep -qx "hello from $1"; }
+allowed() { get "$1" | grep -x "hello from $1" >/dev/null; }
 # A dropped SYN makes connect() time out (a UDP send would fail with EPERM at once).
 refused() { ! grep -q hello <<<"$1" && grep -qE "timed out|Operation not permitted" <<<"$1"; }
 denied() { refused "$(get "$@")"; }
@@ -122,7 +122,7 @@ check "the denied counter grew" test "$(counter client egress deny)" -gt "$denie
 traffic=$STACK_DIR/traffic.log
 harness_exec "$ns/client" -- sh -c "while :; do
 	for ip in $gw_client $gw_peer; do
-		if printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 1 \$ip $PORT 2>/dev/null | grep -q hello; then echo \"\$ip allowed\"; else echo \"\$ip denied\"; fi
+		if printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 1 \$ip $PORT 2>/dev/null | grep hello >/dev/null; then echo \"\$ip allowed\"; else echo \"\$ip denied\"; fi
 	done; sleep 0.1; done" >"$traffic" 2>&1 &
 loop=$!
 on_exit "kill $loop 2>/dev/null"
@@ -137,9 +137,9 @@ mark=$(wc -l <"$traffic")
 rounds() { [ "$(wc -l <"$traffic")" -ge $((mark + 2 * $1)) ]; }
 wait_for 60 rounds 5 || fail "no traffic while the agent was down: $(tail -n 3 "$traffic")"
 during=$(tail -n +"$((mark + 1))" "$traffic")
-check "agent killed: pins remain in $AGENT_BPFFS/net" bash -c "ls '$AGENT_BPFFS/net' | grep -q ."
+check "agent killed: pins remain in $AGENT_BPFFS/net" bash -c "ls '$AGENT_BPFFS/net' | grep . >/dev/null"
 # only IP VERDICT TEXT: TEXT has lines "IP VERDICT" and no other verdict for IP.
-only() { grep -q "^$1 $2\$" <<<"$3" && ! grep -v "^$1 $2\$" <<<"$3" | grep -q "^$1 "; }
+only() { grep -q "^$1 $2\$" <<<"$3" && ! grep -v "^$1 $2\$" <<<"$3" | grep "^$1 " >/dev/null; }
 check "agent dead: client → $gw_client stays denied ($(grep -c "$gw_client denied" <<<"$during") attempts)" \
 	only "$gw_client" denied "$during"
 check "agent dead: client → $gw_peer keeps working ($(grep -c "$gw_peer allowed" <<<"$during") attempts)" \

@@ -34,10 +34,21 @@ YAML
 
 explained=$("$CLI" explain pod/web-1 -n "$ns" --kubeconfig "$KUBECONFIG" 2>&1)
 # says SYSCALL TEXT: the line under SYSCALL's entry mentions TEXT.
-says() { grep -A1 "^    $1 " <<<"$explained" | grep -qF -- "$2" || { echo "$explained"; return 1; }; }
+says() { grep -A1 "^    $1 " <<<"$explained" | grep -F -- "$2" >/dev/null || { echo "$explained"; return 1; }; }
 tap_check "explain names the selecting policy" grep -q "^  $ns/no-mounts  *Enforce" <<<"$explained"
 tap_check "explain says mkdir is denied by it" says mkdir "denied by $ns/no-mounts (deny[0]: Errno EPERM)"
 tap_check "explain traces mount to the @mount group" says mount "via @mount"
+# The base: the upstream version it follows (the pin in tests/seccomp-reference/go.mod), and a
+# syscall it decides that no policy names.
+reference="github.com/moby/profiles/seccomp $(sed -n 's#^[[:space:]]*github.com/moby/profiles/seccomp \(v[^[:space:]]*\).*#\1#p' "$BULWARK_ROOT/tests/seccomp-reference/go.mod")"
+tap_check "explain says which upstream version the base follows" grep -qF "  base: RuntimeDefault, following $reference (" <<<"$explained"
+tap_check "explain says the base decided clone3" says clone3 "Errno ENOSYS by the RuntimeDefault base (follows $reference)"
+# says_within SYSCALL N TEXT: one of the N lines under SYSCALL's entry mentions TEXT.
+says_within() {
+	local block
+	block=$(grep -A"$2" "^    $1 " <<<"$explained") && grep -qF -- "$3" <<<"$block" || { echo "$explained"; return 1; }
+}
+tap_check "explain says the base allows mkdir, which the policy denies" says_within mkdir 2 "allowed by the RuntimeDefault base (follows $reference)"
 explained=$("$CLI" explain pod/other -n "$ns" --kubeconfig "$KUBECONFIG" 2>&1)
 tap_check "an unselected pod has nothing enforced" grep -q "No BulwarkPolicy selects this pod" <<<"$explained"
 tap_check "a missing pod is an error" bash -c "! '$CLI' explain pod/missing -n '$ns' --kubeconfig '$KUBECONFIG' >/dev/null 2>&1"

@@ -34,7 +34,7 @@ ctrl_start b "${elect[@]}" --identity b
 sleep 4 # b syncs and tries the Lease a few times
 check "the leader (a) is ready" ctrl_ready a
 check "the follower (b) is not ready" bash -c "! curl -sf ${CTRL_METRICS[b]}/readyz"
-check "the follower says why" bash -c "curl -s ${CTRL_METRICS[b]}/readyz | grep -q 'not the leader'"
+check "the follower says why" bash -c "curl -s ${CTRL_METRICS[b]}/readyz | grep 'not the leader' >/dev/null"
 check "the Lease names a" test "$(kubectl -n "$ns" get lease bulwark-controller -o jsonpath='{.spec.holderIdentity}')" = a
 code=$(curl -s -m 3 --cacert "$CTRL_DIR/ca.crt" -H "Authorization: Bearer $(cat "$CTRL_DIR/tokens/$na.token")" \
 	-o /dev/null -w '%{http_code}' "${CTRL_URL[b]}/v1/stream?node=$na")

@@ -58,8 +58,8 @@ check "a pod no policy selects is never sent" test "$(events agents apply loner)
 check "a pod not bound to a node is never sent" test "$(events agents apply unbound)" = 0
 # Every node holds the web policy's profile before (in stream order) any pod is applied.
 check "profiles are the first thing $na and $nb receive" bash -c \
-	"[ \"\$(jq -r 'select(.node==\"$na\") | .ev' $CTRL_DIR/agents.out | head -n 1)\" = profiles ] &&
-	 [ \"\$(jq -r 'select(.node==\"$nb\") | .ev' $CTRL_DIR/agents.out | head -n 1)\" = profiles ]"
+	"[ \"\$(jq -r 'select(.node==\"$na\") | .ev' $CTRL_DIR/agents.out | sed -n 1p)\" = profiles ] &&
+	 [ \"\$(jq -r 'select(.node==\"$nb\") | .ev' $CTRL_DIR/agents.out | sed -n 1p)\" = profiles ]"
 check "the profile count is at least one" bash -c \
 	"jq -se '[.[] | select(.ev==\"profiles\" and .count >= 1)] | length > 0' $CTRL_DIR/agents.out >/dev/null"
 
@@ -90,9 +90,9 @@ EOF
 wait_for 20 condition_is typo Ready reason Invalid || true
 check "invalid policy: Ready False, reason Invalid" condition_is typo Ready reason Invalid
 check "invalid policy: the message names the field" bash -c \
-	"kubectl -n $ns get bwp typo -o json | jq -r '.status.conditions[] | select(.type==\"Ready\") | .message' | grep -q 'spec.seccomp.deny\[0\].syscalls\[0\]'"
+	"kubectl -n $ns get bwp typo -o json | jq -r '.status.conditions[] | select(.type==\"Ready\") | .message' | grep 'spec.seccomp.deny\[0\].syscalls\[0\]' >/dev/null"
 check "invalid policy: an Invalid event on the policy" bash -c \
-	"kubectl -n $ns get events --field-selector involvedObject.name=typo,reason=Invalid -o name | grep -q ."
+	"kubectl -n $ns get events --field-selector involvedObject.name=typo,reason=Invalid -o name | grep . >/dev/null"
 sleep 1
 check "invalid policy changes no pod (web-2 still has its one hash)" \
 	test "$(jq -r "select(.ev==\"apply\" and .pod==\"$ns/web-2\") | .hash" "$CTRL_DIR/agents.out" | sort -u | wc -l)" = 1
@@ -109,7 +109,7 @@ ctrl_kill one KILL
 pod web-3 "$na" "app: web" # changed while no controller runs
 # Same address, as behind a Service: the running agents reconnect by themselves.
 ctrl_start two --listen "127.0.0.1:${CTRL_URL[one]##*:}"
-wait_for 60 bash -c "grep -c '\"msg\":\"agent stream opened\"' $CTRL_DIR/two.log | grep -qx 2" ||
+wait_for 60 bash -c "grep -c '\"msg\":\"agent stream opened\"' $CTRL_DIR/two.log | grep -x 2 >/dev/null" ||
 	fail "the agents did not reconnect to the restarted controller: $(tail -n 5 "$CTRL_DIR/agents.err")"
 wait_for 20 has_event agents apply web-3 || true
 check "after the restart the agents got what changed meanwhile (web-3)" has_event agents apply web-3
@@ -133,7 +133,7 @@ check "Degraded names node, pod, applier, field and message" bash -c \
 	"[ \"\$(kubectl -n $ns get bwp web -o json | jq -r '.status.conditions[] | select(.type==\"Degraded\") | .message')\" = \
 	 '$nc: $ns/web-4: simulated: network.egress: simulated failure for $ns/web-4' ]"
 check "an AgentRejected Warning event on the policy" bash -c \
-	"kubectl -n $ns get events --field-selector involvedObject.name=web,reason=AgentRejected,type=Warning -o name | grep -q ."
+	"kubectl -n $ns get events --field-selector involvedObject.name=web,reason=AgentRejected,type=Warning -o name | grep . >/dev/null"
 kubectl -n "$ns" delete pod web-4 --force --grace-period=0 >/dev/null 2>&1
 wait_for 30 condition_is web Degraded status False || true
 check "Degraded clears once the failing pod is gone" condition_is web Degraded status False
@@ -154,7 +154,7 @@ check "another ServiceAccount's node-bound token: 403 ($code)" test "$code" = 40
 
 # ---- the real agent binary, in --simulate mode, against the same controller -----------------
 AGENT_BIN=$BUILD/bin/bulwark-agent
-if [ -x "$AGENT_BIN" ] && "$AGENT_BIN" --help 2>&1 | grep -q -- --simulate; then
+if [ -x "$AGENT_BIN" ] && "$AGENT_BIN" --help 2>&1 | grep -- --simulate >/dev/null; then
 	nd=$ns-d
 	ctrl_node "$nd"
 	pod web-5 "$nd" "app: web"
@@ -179,7 +179,7 @@ for m in bulwark_controller_reconcile_duration_seconds_count bulwark_controller_
 	check "metric $m" grep -q "^$m" <<<"$metrics"
 done
 # A closed stream is noticed when a write fails: the second heartbeat after the close (20 s).
-connected3() { curl -sf "${CTRL_METRICS[two]}/metrics" | grep -q '^bulwark_controller_agents_connected 3$'; }
+connected3() { curl -sf "${CTRL_METRICS[two]}/metrics" | grep '^bulwark_controller_agents_connected 3$' >/dev/null; }
 wait_for 30 connected3 || true
 check "three agent streams connected" connected3
 tap_done

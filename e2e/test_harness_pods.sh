@@ -125,9 +125,9 @@ tap_check "kubectl delete returns once the harness confirmed" \
 	kubectl -n "$ns" delete pod web --timeout=20s
 tap_check "graceful stop: SIGTERM ended the pod before its grace period" bash -c "((SECONDS - $start < 9))"
 tap_check "the pod's cgroup is gone" bash -c "! test -e '$HARNESS_CGROUP_ROOT/kubepods/besteffort/pod$uid'"
-tap_check "the pod's netns is gone" bash -c "! ip netns list | grep -q '^$netns'"
+tap_check "the pod's netns is gone" bash -c "! ip netns list | grep '^$netns' >/dev/null"
 tap_check "the runc container is gone" bash -c \
-	"! runc --root '$HARNESS_STATE/state/runc' list -q 2>/dev/null | grep -qx '$cid'"
+	"! runc --root '$HARNESS_STATE/state/runc' list -q 2>/dev/null | grep -x '$cid' >/dev/null"
 tap_check "the pod's record is gone" bash -c "! test -e '$HARNESS_STATE/state/pods/$uid'"
 
 # ---- the harness stops --------------------------------------------------------------------------
@@ -145,7 +145,7 @@ last_uid=$(kubectl -n "$ns" get pod last -o jsonpath='{.metadata.uid}')
 kill -TERM "$HARNESS_PID"
 wait_for 20 bash -c "! kill -0 $HARNESS_PID 2>/dev/null" || fail "the harness did not exit on SIGTERM"
 tap_check "SIGTERM: the harness tore its pods down" bash -c \
-	"! ip netns list | grep -q 'bwpod-$last_uid' && ! test -e '$HARNESS_CGROUP_ROOT'"
+	"! ip netns list | grep 'bwpod-$last_uid' >/dev/null && ! test -e '$HARNESS_CGROUP_ROOT'"
 tap_check "SIGTERM: the node is NotReady" bash -c \
 	"[ \"\$('$KUBECTL' --kubeconfig='$KUBECONFIG' get node $node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = False ]"
 

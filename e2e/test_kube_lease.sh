@@ -74,7 +74,7 @@ tap_check "leaseTransitions counts the handovers ($transitions)" test "${transit
 on_exit "'$BULWARK_ROOT/e2e/cluster/cluster.sh' start-apiserver >/dev/null 2>&1"
 down=$(now_ms)
 wait_for 20 grep -q '"ev":"STOPPED"' "$dir/c" || fail "c never stepped down"
-gap=$(($(grep '"ev":"STOPPED"' "$dir/c" | head -n 1 | cut -d' ' -f1) - down))
+gap=$(($(grep '"ev":"STOPPED"' "$dir/c" | sed -n 1p | cut -d' ' -f1) - down))
 echo "# stepped down ${gap} ms after the apiserver went away"
 tap_check "without renewals the leader steps down within renew deadline + request timeout (${gap} ms)" \
 	test "$gap" -le 12500

@@ -50,7 +50,7 @@ check_cache() {
 	got=$(grep '"ev":"CACHE"' "$events" | jq -c '[.items[] | {name, rv}] | sort_by(.name)')
 	[ "$want" = "$got" ] || {
 		echo "cache and apiserver differ:"
-		diff <(jq -r '.[] | "\(.name) \(.rv)"' <<<"$want") <(jq -r '.[] | "\(.name) \(.rv)"' <<<"$got") | head
+		diff <(jq -r '.[] | "\(.name) \(.rv)"' <<<"$want") <(jq -r '.[] | "\(.name) \(.rv)"' <<<"$got") | sed -n 1,10p
 		return 1
 	}
 }

@@ -101,7 +101,7 @@ round_trip() {
 	}
 }
 tap_check "read it back by its short name (bwp)" round_trip
-in_category() { kubectl -n "$ns" get bulwark -o name | grep -qx bulwarkpolicy.bulwark.dev/smoke; }
+in_category() { kubectl -n "$ns" get bulwark -o name | grep -x bulwarkpolicy.bulwark.dev/smoke >/dev/null; }
 tap_check "it is listed in the bulwark category" in_category
 
 rejected() {

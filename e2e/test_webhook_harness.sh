@@ -53,7 +53,7 @@ spec:
       - {paths: [/tmp], access: [read_file, write_file, read_dir, make_reg, make_dir, remove_file, truncate]}
 EOF
 wait_for 15 bash -c "curl -sS --cacert '$WEBHOOK_DIR/ca.crt' '$WEBHOOK_URL/metrics' |
-	grep -q 'bulwark_webhook_policies{state=\"valid\"} 1'" || fail "the webhook never saw the policy"
+	grep 'bulwark_webhook_policies{state=\"valid\"} 1' >/dev/null" || fail "the webhook never saw the policy"
 
 cat >"$WEBHOOK_DIR/pod.yaml" <<EOF
 apiVersion: v1
@@ -112,7 +112,7 @@ pid=$(jq -r '.containers[] | select(.name == "app") | .pid' <<<"$record")
 check "the container's process has the seccomp filter and no_new_privs" bash -c \
 	"grep -qP '^Seccomp:\\t2' /proc/$pid/status && grep -qP '^NoNewPrivs:\\t1' /proc/$pid/status"
 check "its command line went through the launcher and exec'd the shell" bash -c \
-	"tr '\\0' ' ' </proc/$pid/cmdline | grep -q '^sh -c'"
+	"tr '\\0' ' ' </proc/$pid/cmdline | grep '^sh -c' >/dev/null"
 check "the ruleset file in the container is the annotation" bash -c \
 	"[ \"\$(harness_exec() { '$HARNESS_BIN' --state-dir '$HARNESS_STATE/state' --cgroup-root '$HARNESS_CGROUP_ROOT' exec \"\$@\"; }; harness_exec $ns/web -- cat /bulwark/landlock/ruleset.json)\" = \"\$('$KUBECTL' --kubeconfig='$KUBECONFIG' -n $ns get pod web -o jsonpath='{.metadata.annotations.bulwark\\.dev/landlock-ruleset}')\" ]"
 

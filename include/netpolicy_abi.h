@@ -1,7 +1,7 @@
 /* The contract between bpf/netpolicy.bpf.c and its user space (lib/netpolicy/entries.c builds
  * the map entries, nodeagent/netpolicy.c writes them): map keys, values and limits. Any change
  * to a layout here must bump NP_ABI_VERSION, so an agent never adopts pinned maps it cannot
- * read. See /work/helpers/NOTES-network.md for why the maps look like this. */
+ * read. Why the maps look like this: docs/architecture.md, "Network". */
 #pragma once
 
 #ifndef __VMLINUX_H__

@@ -22,7 +22,7 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep 'install ok installed' >/dev/null || missing+=("$p")
 done
 
 if ((${#missing[@]})); then
@@ -50,7 +50,7 @@ if ! command -v go >/dev/null; then
 	exit 1
 fi
 have=$(go env GOVERSION | sed 's/^go//')
-if [ "$(printf '%s\n%s\n' "$need_go" "$have" | sort -V | head -n1)" != "$need_go" ]; then
+if [ "$(printf '%s\n%s\n' "$need_go" "$have" | sort -V | sed -n 1p)" != "$need_go" ]; then
 	echo "deps: Go >= $need_go is required, found $have" >&2
 	exit 1
 fi

@@ -51,6 +51,78 @@ static bool uid_valid(const char *uid)
 	return true;
 }
 
+/* Members are ".key", or "[key]" when the key has other characters than letters, digits, '_'
+ * and '-' (as Kubernetes writes map keys: metadata.annotations[bulwark.dev/x]). */
+static bool plain_key(const char *key)
+{
+	if (!*key)
+		return false;
+	for (const char *p = key; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			return false;
+	return true;
+}
+
+/* True when a string under v, outside skip_a and skip_b, holds a NUL byte; path (len bytes of
+ * it are v's own path) then ends with that string's path. Depth is bounded by jansson's
+ * parser (2048 levels). */
+static bool find_nul(const json_t *v, const json_t *skip_a, const json_t *skip_b, char *path,
+		     size_t len, size_t size)
+{
+	if (v == skip_a || v == skip_b)
+		return false;
+	if (json_is_string(v))
+		return memchr(json_string_value(v), '\0', json_string_length(v)) != NULL;
+	if (json_is_object(v)) {
+		const char *key;
+		json_t *m;
+		json_object_foreach ((json_t *)v, key, m) {
+			int n = snprintf(path + len, size - len, plain_key(key) ? "%s%s" : "%s[%s]",
+					 plain_key(key) && len ? "." : "", key);
+			size_t end = n < 0		      ? len
+				     : len + (size_t)n < size ? len + (size_t)n
+							      : size - 1;
+			if (find_nul(m, skip_a, skip_b, path, end, size))
+				return true;
+		}
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *m;
+		json_array_foreach (v, i, m) {
+			int n = snprintf(path + len, size - len, "[%zu]", i);
+			size_t end = n < 0		      ? len
+				     : len + (size_t)n < size ? len + (size_t)n
+							      : size - 1;
+			if (find_nul(m, skip_a, skip_b, path, end, size))
+				return true;
+		}
+	}
+	path[len] = '\0';
+	return false;
+}
+
+#define NUL_REASON "holds a NUL byte (\\u0000), which no name, path or value may contain"
+
+/* The body is loaded with JSON_ALLOW_NUL, so that a NUL in the object is the object's fault
+ * (a denial naming the field) rather than an unreadable review; but a C string stops at its
+ * NUL, so "/etc\u0000x" would read as "/etc". Hence every string is checked here first: in the
+ * envelope a NUL makes the review malformed; in request.object it makes the object invalid.
+ * request.oldObject is what is stored already and is not judged. Object keys cannot hold one:
+ * jansson refuses those at load ("NUL byte in object key not supported"). */
+static int check_nul(const json_t *review, struct admission_request *r, struct field_error *err)
+{
+	const json_t *request = json_object_get(review, "request");
+	const json_t *object = json_object_get(request, "object");
+	const json_t *old = json_object_get(request, "oldObject");
+	char path[sizeof(err->field)] = "";
+	if (find_nul(review, object, old, path, 0, sizeof(path)))
+		return field_error_set(err, path, NUL_REASON);
+	if (object && find_nul(object, NULL, NULL, path, 0, sizeof(path)))
+		field_error_set(&r->object_error, path, NUL_REASON);
+	return 0;
+}
+
 static int decode_request(const json_t *review, struct admission_request *r,
 			  struct field_error *err)
 {
@@ -156,7 +228,7 @@ int admission_decode(const char *body, size_t len, struct admission_request *ret
 		return field_error_set(err, "body", "empty: expected an AdmissionReview");
 
 	json_error_t jerr;
-	json_t *review = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *review = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!review)
 		return field_error_set(err, "body", "invalid JSON at line %d column %d: %s",
 				       jerr.line, jerr.column, jerr.text);
@@ -165,7 +237,10 @@ int admission_decode(const char *body, size_t len, struct admission_request *ret
 		return field_error_set(err, "body", "must be a JSON object (an AdmissionReview)");
 	}
 	struct admission_request r = {.review = review};
-	int e = decode_request(review, &r, err);
+	/* JSON writes a NUL only as \u0000: without one in the body, no string can hold one. */
+	int e = memmem(body, len, "\\u0000", 6) ? check_nul(review, &r, err) : 0;
+	if (e == 0)
+		e = decode_request(review, &r, err);
 	if (e < 0) {
 		json_decref(review);
 		return e;

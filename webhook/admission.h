@@ -38,11 +38,15 @@ struct admission_request {
 	const json_t *old_object; /* request.oldObject, or NULL */
 	const json_t *user_info;  /* request.userInfo, or NULL */
 	bool dry_run;
+	/* Set (field non-empty) when request.object holds a string with a NUL byte: the review
+	 * is well formed, the object is not, and the answer is a denial naming its field. */
+	struct field_error object_error;
 };
 
 /* Decodes body[0..len). 0 with *ret filled (admission_request_done() releases it); -EINVAL with
  * err naming the field ("request.uid: required", "body: invalid JSON at line 1 column 3: ...");
- * -EMSGSIZE over ADMISSION_MAX_BODY; -ENOMEM. */
+ * -EMSGSIZE over ADMISSION_MAX_BODY; -ENOMEM. A NUL byte (\u0000) in a string of the envelope
+ * is -EINVAL naming it; one in request.object fills ret->object_error instead. */
 int admission_decode(const char *body, size_t len, struct admission_request *ret,
 		     struct field_error *err);
 void admission_request_done(struct admission_request *req);

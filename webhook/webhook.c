@@ -299,7 +299,11 @@ int webhook_review(struct webhook *w, enum webhook_route route, const char *body
 	 * refuse (failurePolicy decides) rather than admit a pod unprotected. /readyz says the
 	 * same, so a Service sends nothing here until then. */
 	bool needs_policies = route == WEBHOOK_MUTATE_PODS || route == WEBHOOK_EXEC;
-	if (needs_policies && w->informer && !kube_informer_synced(w->informer))
+	char msg[800];
+	if (req.object_error.field[0])
+		admission_deny(&resp, 422, "Invalid", "%s",
+			       field_error_str(&req.object_error, msg, sizeof(msg)));
+	else if (needs_policies && w->informer && !kube_informer_synced(w->informer))
 		admission_deny(
 			&resp, 503, "ServiceUnavailable",
 			"bulwark-webhook is starting: BulwarkPolicies are not synced yet; retry");

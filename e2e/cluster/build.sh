@@ -16,21 +16,14 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 K8S_BIN_DIR=${K8S_BIN_DIR:-$ROOT/build/k8s/bin}
-PROGRESS_SECONDS=${PROGRESS_SECONDS:-15}
-# A go.mod "go" line newer than the installed Go must fail, not fetch a toolchain binary.
-export GOTOOLCHAIN=local
-if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
-	PATH=$PATH:/usr/local/go/bin
-fi
+GOBUILD_PROGRESS_SECONDS=${PROGRESS_SECONDS:-15}
+# GOTOOLCHAIN=local, Go on PATH, and gobuild_one (stamped builds with progress).
+# shellcheck source-path=SCRIPTDIR source=../../mk/gobuild.sh
+source "$ROOT/mk/gobuild.sh"
 
-say() { printf 'build: %s\n' "$*"; }
-die() {
-	printf 'build: error: %s\n' "$*" >&2
-	exit 1
-}
-
-# hms SECONDS: "4m03s".
-hms() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+say() { gobuild_say "$@"; }
+die() { gobuild_die "$@"; }
+hms() { gobuild_hms "$@"; }
 
 load_versions() {
 	# shellcheck source-path=SCRIPTDIR source=versions.env
@@ -119,68 +112,12 @@ apiserver_ldflags() {
 	printf '%s' "$flags"
 }
 
-BUILD_PID=
-BUILD_TMP=
-cleanup_build() {
-	[ -z "$BUILD_PID" ] || kill "$BUILD_PID" 2>/dev/null || true
-	[ -z "$BUILD_TMP" ] || rm -f "$BUILD_TMP"
-}
-
 # build_one NAME MODULE_DIR PACKAGE LDFLAGS: builds K8S_BIN_DIR/NAME unless its stamp matches.
-build_one() {
-	local name=$1 dir=$2 pkg=$3 ldflags=$4
-	local out=$K8S_BIN_DIR/$name stamp=$K8S_BIN_DIR/$name.stamp log=$K8S_BIN_DIR/$name.build.log
-	local want
-	want=$(cat "$HERE/versions.env" "$dir/go.mod" "$dir/go.sum" |
-		{
-			cat
-			printf 'go=%s pkg=%s ldflags=%s\n' "$(go env GOVERSION)" "$pkg" "$ldflags"
-		} | sha256sum | cut -d' ' -f1)
-	if [ -x "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-		say "$name is up to date ($out)"
-		return 0
-	fi
-	say "building $name from $pkg (a cold build takes minutes; progress every ${PROGRESS_SECONDS}s)"
-	BUILD_TMP=$out.tmp.$$
-	local start=$SECONDS last=$SECONDS n rc=0
-	# -v prints each package as it is compiled (cached ones are not), which is our progress.
-	(cd "$dir" && exec go build -v -trimpath -buildvcs=false -ldflags "$ldflags" -o "$BUILD_TMP" "$pkg") \
-		>"$log" 2>&1 </dev/null &
-	BUILD_PID=$!
-	while kill -0 "$BUILD_PID" 2>/dev/null; do
-		sleep 1
-		if ((SECONDS - last >= PROGRESS_SECONDS)); then
-			last=$SECONDS
-			n=$(grep -c '^[a-z]' "$log" || true)
-			say "$name: $(hms $((SECONDS - start))) elapsed, $n packages compiled, now at $(tail -n1 "$log")"
-		fi
-	done
-	wait "$BUILD_PID" || rc=$?
-	BUILD_PID=
-	if ((rc != 0)); then
-		tail -n 30 "$log" | sed 's/^/  | /' >&2
-		die "go build of $name failed (exit $rc); full log: $log"
-	fi
-	mv -f "$BUILD_TMP" "$out"
-	BUILD_TMP=
-	printf '%s\n' "$want" >"$stamp"
-	n=$(grep -c '^[a-z]' "$log" || true)
-	if ((n == 0)); then
-		say "$name built in $(hms $((SECONDS - start))) (warm: every package came from the Go build cache, only linked)"
-	else
-		say "$name built in $(hms $((SECONDS - start))) ($n packages compiled)"
-	fi
-}
+build_one() { gobuild_one "$1" "$K8S_BIN_DIR" "$2" "$3" "$4" "$HERE/versions.env"; }
 
 build_all() {
-	mkdir -p "$K8S_BIN_DIR"
 	# Several clusters (other CLUSTER_DIRs) may start at once; one builds, the others wait.
-	exec {lock}>"$K8S_BIN_DIR/.build.lock"
-	if ! flock -n "$lock"; then
-		say "another build holds $K8S_BIN_DIR/.build.lock; waiting for it"
-		flock "$lock"
-	fi
-	trap cleanup_build EXIT
+	gobuild_lock "$K8S_BIN_DIR"
 	local start=$SECONDS
 	build_one etcd "$HERE/etcd" go.etcd.io/etcd/server/v3 "-s -w"
 	build_one kube-apiserver "$HERE/apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$(apiserver_ldflags)"

@@ -208,7 +208,7 @@ https_get() {
 
 etcd_healthy() {
 	https_get "https://127.0.0.1:$ETCD_CLIENT_PORT/health" "$PKI/ca.crt" "$PKI/etcd-client.crt" \
-		"$PKI/etcd-client.key" | grep -q '"health":"true"'
+		"$PKI/etcd-client.key" | grep '"health":"true"' >/dev/null
 }
 
 apiserver_ready() {

@@ -224,7 +224,11 @@ static int set_seccomp(const struct harness_config *cfg, const struct bundle_req
 	json_t *profile = NULL;
 	switch (kind) {
 	case SECCOMP_UNCONFINED: json_object_del(linux_, "seccomp"); return 0;
-	case SECCOMP_RUNTIME_DEFAULT: profile = harness_seccomp_runtime_default(); break;
+	case SECCOMP_RUNTIME_DEFAULT:
+		r = harness_seccomp_runtime_default(caps, &profile, err);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EINVAL;
+		break;
 	case SECCOMP_LOCALHOST:
 		r = harness_seccomp_load(cfg->kubelet_root, localhost, caps, &profile, err);
 		if (r < 0)

@@ -39,11 +39,19 @@ harness_start() {
 	HARNESS_KUBELET_ROOT=$HARNESS_STATE/kubelet
 	HARNESS_LOG=$HARNESS_STATE/harness.log
 	mkdir -p "$HARNESS_KUBELET_ROOT/seccomp"
+	# Containers asking for RuntimeDefault get the upstream reference profile (see
+	# tests/seccomp-reference), not Bulwark's own encoding of it: the tests then compare
+	# Bulwark with the runtime's default, never with itself.
+	"$BULWARK_ROOT/tests/seccomp-reference/build.sh" json >"$HARNESS_STATE/seccomp-reference.json" \
+		2>"$HARNESS_STATE/seccomp-reference.log" || {
+		sed 's/^/  | /' "$HARNESS_STATE/seccomp-reference.log" >&2
+		fail "cannot build the seccomp reference (tests/seccomp-reference/build.sh)"
+	}
 	local images=() spec
 	for spec in ${HARNESS_IMAGES:-}; do
 		images+=(--image "$spec")
 	done
-	"$HARNESS_BIN" run --kubeconfig "$KUBECONFIG" --node "$node" \
+	BULWARK_SECCOMP_REFERENCE=$HARNESS_STATE/seccomp-reference.json "$HARNESS_BIN" run --kubeconfig "$KUBECONFIG" --node "$node" \
 		--state-dir "$HARNESS_STATE/state" --cgroup-root "$HARNESS_CGROUP_ROOT" \
 		--kubelet-root "$HARNESS_KUBELET_ROOT" "${images[@]}" -v 2 >"$HARNESS_LOG" 2>&1 &
 	HARNESS_PID=$!

@@ -13,8 +13,6 @@
 #include "cleanup.h"
 #include "error.h"
 #include "fileio.h"
-#include "seccomp/runtime_default.h"
-#include "seccomp/syscall_names.h"
 
 static const char *const actions[] = {
 	"SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD",
@@ -301,47 +299,29 @@ int harness_seccomp_load(const char *kubelet_root, const char *localhost, const 
 	return r;
 }
 
-static int append_rule(json_t *syscalls, const struct seccomp_base_rule *rule)
+int harness_seccomp_runtime_default(const json_t *caps, json_t **ret, struct field_error *err)
 {
-	const char *action = seccomp_action_oci(rule->action);
-	json_auto_t *o = json_pack("{s:[s],s:s}", "names", rule->name, "action", action ?: "");
-	if (!o || !action)
-		return -EINVAL;
-	if (rule->action == SECCOMP_ACTION_ERRNO &&
-	    json_object_set_new(o, "errnoRet", json_integer(rule->errno_ret)) < 0)
-		return -ENOMEM;
-	if (rule->arg.op &&
-	    json_object_set_new(o, "args",
-				json_pack("[{s:I,s:I,s:I,s:s}]", "index",
-					  (json_int_t)rule->arg.index, "value",
-					  (json_int_t)rule->arg.value, "valueTwo",
-					  (json_int_t)rule->arg.value_two, "op", rule->arg.op)) < 0)
-		return -ENOMEM;
-	return json_array_append(syscalls, o) < 0 ? -ENOMEM : 0;
-}
-
-json_t *harness_seccomp_runtime_default(void)
-{
-	json_auto_t *allow = json_array();
-	json_auto_t *out = NULL;
-	if (!allow)
-		return NULL;
-	_cleanup_free_ char *names = strdup(seccomp_runtime_default_allow);
-	if (!names)
-		return NULL;
-	char *save = NULL;
-	for (char *n = strtok_r(names, " ", &save); n; n = strtok_r(NULL, " ", &save))
-		if (json_array_append_new(allow, json_string(n)) < 0)
-			return NULL;
-	out = json_pack("{s:s,s:i,s:[s,s,s],s:[{s:O,s:s}]}", "defaultAction", "SCMP_ACT_ERRNO",
-			"defaultErrnoRet", EPERM, "architectures", HOST_SCMP_ARCH,
-			HOST_SCMP_SUBARCH_1, HOST_SCMP_SUBARCH_2, "syscalls", "names", allow,
-			"action", "SCMP_ACT_ALLOW");
-	if (!out)
-		return NULL;
-	for (unsigned i = 0; i < seccomp_runtime_default_n_rules; i++)
-		if (append_rule(json_object_get(out, "syscalls"),
-				&seccomp_runtime_default_rules[i]) < 0)
-			return NULL;
-	return TAKE_PTR(out);
+	const char *path = getenv(HARNESS_SECCOMP_REFERENCE_ENV);
+	if (!path || !path[0])
+		return field_error_set(err, "seccompProfile",
+				       "RuntimeDefault needs the reference profile: set "
+				       "%s to a file with the output of "
+				       "tests/seccomp-reference/build.sh json",
+				       HARNESS_SECCOMP_REFERENCE_ENV);
+	_cleanup_buf_ struct buf data = BUF_INIT(SECCOMP_PROFILE_MAX_BYTES);
+	int r = read_file_capped(path, &data);
+	if (r < 0)
+		return field_error_set(err, "seccompProfile", "RuntimeDefault: cannot read %s: %s",
+				       path, strerror(-r));
+	json_error_t jerr;
+	json_auto_t *doc = json_loadb(buf_str(&data), data.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc)
+		return field_error_set(err, "seccompProfile", "RuntimeDefault: %s: line %d: %s",
+				       path, jerr.line, jerr.text);
+	const json_t *profile = json_object_get(json_object_get(doc, "profiles"), HOST_SCMP_ARCH);
+	if (!json_is_object(profile))
+		return field_error_set(err, "seccompProfile",
+				       "RuntimeDefault: %s has no profile for %s", path,
+				       HOST_SCMP_ARCH);
+	return harness_seccomp_convert(profile, caps, ret, err);
 }

@@ -1,6 +1,6 @@
 /* The seccomp part of a container's OCI config, the way containerd's CRI builds it:
  * a Localhost profile (Docker/OCI profile JSON under <kubelet-root>/seccomp) is converted
- * to runtime-spec linux.seccomp; RuntimeDefault is the harness's built-in default. */
+ * to runtime-spec linux.seccomp; RuntimeDefault is the upstream reference profile. */
 #pragma once
 
 #include <jansson.h>
@@ -21,8 +21,10 @@ int harness_seccomp_convert(const json_t *profile, const json_t *caps, json_t **
 int harness_seccomp_load(const char *kubelet_root, const char *localhost, const json_t *caps,
 			 json_t **ret, struct field_error *err);
 
-/* What RuntimeDefault means here: the Docker/containerd default profile as Bulwark encodes
- * it in lib/seccomp/runtime_default.h (the base a policy's `base: RuntimeDefault` builds
- * on), in OCI form: EPERM by default, the allow-list, and the argument-conditioned rules
- * (clone without CLONE_NEW*, clone3 → ENOSYS, personality, socket). */
-json_t *harness_seccomp_runtime_default(void);
+/* What RuntimeDefault means here: the runtime's default profile as the upstream reference
+ * defines it, not Bulwark's own encoding of it (that would compare Bulwark with itself). The
+ * environment variable names a file with the output of tests/seccomp-reference/build.sh json
+ * (e2e/harness/harness.sh sets it); its profile for this architecture is converted like a
+ * Localhost one. -EINVAL with err filled when it is unset, unreadable or lacks the profile. */
+#define HARNESS_SECCOMP_REFERENCE_ENV "BULWARK_SECCOMP_REFERENCE"
+int harness_seccomp_runtime_default(const json_t *caps, json_t **ret, struct field_error *err);

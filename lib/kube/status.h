@@ -1,5 +1,5 @@
 /* metav1.Status, the body the apiserver sends with every error, and how an HTTP status plus
- * its reason becomes a negative errno. The table (also in NOTES-kube.md):
+ * its reason becomes a negative errno:
  *
  *   HTTP  reason                     errno          what a caller does
  *   400   BadRequest                 -EINVAL        fix the request

@@ -1,6 +1,6 @@
 /* The Landlock ruleset file that bulwark-launch reads: an ordered list of layers, one per
- * selecting BulwarkPolicy, each in the landlockconfig JSON vocabulary (see
- * docs/landlock.md / NOTES-landlock.md for the exact format):
+ * selecting BulwarkPolicy, each in the landlockconfig JSON vocabulary (docs/architecture.md,
+ * "Landlock", says where it differs from landlockconfig):
  *
  *   {"compatibility": "BestEffort",
  *    "policies": [{"name": "shop/web", "mode": "Enforce"}],

@@ -60,6 +60,7 @@ size_t recording_pending_bytes(const struct recording *r);
  * call of the same stream. */
 int recording_data(struct recording *r, uint64_t t_us, enum recording_stream stream,
 		   const void *data, size_t len);
+/* A "r" event "COLSxROWS"; a size with a zero in it says no size and writes nothing. */
 int recording_resize(struct recording *r, uint64_t t_us, unsigned cols, unsigned rows);
 /* A gap: a "m" marker in the cast and a "gap" line in the log, both with the counts. */
 int recording_gap(struct recording *r, uint64_t t_us, uint64_t lost_events, uint64_t lost_bytes);

@@ -248,6 +248,10 @@ int recording_data(struct recording *r, uint64_t t_us, enum recording_stream str
 
 int recording_resize(struct recording *r, uint64_t t_us, unsigned cols, unsigned rows)
 {
+	/* A 0x0 size is a terminal nobody sized yet (a runtime copying an unsized pty's winsize
+	 * on start): asciicast players would shrink the screen to nothing. */
+	if (cols == 0 || rows == 0)
+		return 0;
 	char size[32];
 	int n = snprintf(size, sizeof(size), "%ux%u", cols, rows);
 	return cast_event(r, t_us, "r", size, (size_t)n);

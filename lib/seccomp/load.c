@@ -1,7 +1,16 @@
 #include "seccomp/load.h"
 
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "seccomp/syscall_names.h"
@@ -9,6 +18,7 @@
 #define PROFILE_ENTRIES_MAX 4096
 #define ENTRY_NAMES_MAX	    4096
 #define ARGS_MAX	    6
+#define NEWER_MAX	    32 /* newer-than-libseccomp calls one filter adds by number */
 
 static void seccomp_releasep(scmp_filter_ctx *ctx)
 {
@@ -111,8 +121,34 @@ static int parse_args(const json_t *args, struct scmp_arg_cmp cmps[ARGS_MAX], un
 	return 0;
 }
 
-int seccomp_profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx *ret_ctx,
-			  unsigned *ret_skipped)
+/* Calls libseccomp cannot name, added by number on the native architecture (see
+ * seccomp_syscall_newer_nr()): what each returns. */
+struct newer_rules {
+	unsigned n;
+	struct {
+		int nr;
+		uint32_t action;
+	} rule[NEWER_MAX];
+};
+
+/* Records name for the native-architecture prologue; false when it cannot go there (not a
+ * known newer call, an argument condition, a second rule for it, or no room). */
+static bool newer_add(struct newer_rules *newer, const char *name, uint32_t action, unsigned n_cmps)
+{
+	int nr = seccomp_syscall_newer_nr(name);
+	if (!newer || nr < 0 || n_cmps > 0 || newer->n >= NEWER_MAX)
+		return false;
+	for (unsigned i = 0; i < newer->n; i++)
+		if (newer->rule[i].nr == nr)
+			return false;
+	newer->rule[newer->n].nr = nr;
+	newer->rule[newer->n].action = action;
+	newer->n++;
+	return true;
+}
+
+static int profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx *ret_ctx,
+			 unsigned *ret_skipped, struct newer_rules *newer)
 {
 	int r;
 	if (!json_is_object(profile))
@@ -176,7 +212,8 @@ int seccomp_profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx
 				return -EINVAL;
 			int nr = seccomp_syscall_resolve_name(json_string_value(name));
 			if (nr == __NR_SCMP_ERROR) {
-				skipped++;
+				if (!newer_add(newer, json_string_value(name), action, n_cmps))
+					skipped++;
 				continue;
 			}
 			r = seccomp_rule_add_array(ctx, action, nr, n_cmps, cmps);
@@ -191,11 +228,80 @@ int seccomp_profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx
 	return 0;
 }
 
+int seccomp_profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx *ret_ctx,
+			  unsigned *ret_skipped)
+{
+	return profile_build(profile, flags, ret_ctx, ret_skipped, NULL);
+}
+
+#if defined(__x86_64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#define X32_SYSCALL_BIT 0x40000000U
+
+/* libseccomp's program for ctx, with a prologue that answers the newer calls on the native
+ * architecture first (x32 calls, which share x86-64's audit arch, are left to libseccomp), the
+ * way runc prepends its own stub. Loaded with the seccomp syscall, after no_new_privs. */
+static int load_with_prologue(scmp_filter_ctx ctx, const struct newer_rules *newer)
+{
+#ifdef NATIVE_AUDIT_ARCH
+	_cleanup_close_ int fd = memfd_create("bulwark-seccomp-bpf", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		return r;
+	off_t size = lseek(fd, 0, SEEK_END);
+	if (size <= 0 || size % sizeof(struct sock_filter) != 0)
+		return -EIO;
+	size_t n_prog = (size_t)size / sizeof(struct sock_filter);
+	/* ld arch; jne; ld nr; [jset x32]; 2 per rule */
+	size_t n_pro = 4 + 2 * (size_t)newer->n;
+	_cleanup_free_ struct sock_filter *insns = calloc(n_pro + n_prog, sizeof(*insns));
+	if (!insns)
+		return -ENOMEM;
+	if (pread(fd, insns + n_pro, (size_t)size, 0) != size)
+		return -EIO;
+	size_t k = 0, rest = n_pro - 2; /* instructions after the arch check */
+	insns[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						  offsetof(struct seccomp_data, arch));
+	insns[k++] =
+		(struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NATIVE_AUDIT_ARCH, 0, rest);
+	insns[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+						  offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+	insns[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, X32_SYSCALL_BIT,
+						  (uint8_t)(2 * newer->n), 0);
+#else
+	insns[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 0, 0, 0);
+#endif
+	for (unsigned i = 0; i < newer->n; i++) {
+		insns[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							  (uint32_t)newer->rule[i].nr, 0, 1);
+		insns[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, newer->rule[i].action);
+	}
+	struct sock_fprog prog = {.len = (unsigned short)(n_pro + n_prog), .filter = insns};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 int seccomp_profile_apply(const json_t *profile, unsigned flags, unsigned *ret_skipped)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
-	int r = seccomp_profile_build(profile, flags, &ctx, ret_skipped);
+	struct newer_rules newer = {0};
+	int r = profile_build(profile, flags, &ctx, ret_skipped, &newer);
 	if (r < 0)
 		return r;
-	return seccomp_load(ctx);
+	if (newer.n == 0)
+		return seccomp_load(ctx);
+	return load_with_prologue(ctx, &newer);
 }

@@ -19,5 +19,8 @@ int seccomp_profile_build(const json_t *profile, unsigned flags, scmp_filter_ctx
 			  unsigned *ret_skipped);
 
 /* seccomp_profile_build(), then loads the filter into the kernel for the calling thread (and
- * sets no_new_privs, as runc does for unprivileged containers). Irreversible. */
+ * sets no_new_privs, as runc does for unprivileged containers). Irreversible. Names newer than
+ * libseccomp (statmount, mseal, …) that build skips are answered on the native architecture by
+ * number instead (an unconditional rule each), as with a libseccomp that knows them; they are
+ * not counted in ret_skipped. */
 int seccomp_profile_apply(const json_t *profile, unsigned flags, unsigned *ret_skipped);

@@ -17,15 +17,43 @@ static const uint32_t profile_arch_tokens[] = {
 	SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64, SCMP_ARCH_ARM,
 };
 
-/* Syscalls added to Linux after the syscall table of libseccomp 2.5.4 (Debian 12) was cut.
- * Users may name them; the loader and runc skip a name their libseccomp cannot resolve, so a
- * node with an older libseccomp simply leaves such a call to the default action. */
-static const char *const newer_syscalls[] = {
-	"getxattrat",	    "listmount",	 "listxattrat", "lsm_get_self_attr",
-	"lsm_list_modules", "lsm_set_self_attr", "mseal",	"removexattrat",
-	"setxattrat",	    "statmount",	 "uretprobe",	"open_tree_attr",
-	"file_getattr",	    "file_setattr",
+/* Syscalls added to Linux after the syscall table of upstream libseccomp 2.5.4 was cut (Debian
+ * 12's 2.5.4-1+deb12u1 knows the 6.5-6.7 ones, cachestat to futex_requeue, but not the later
+ * ones). Users may name them, and RuntimeDefault allows most of them. runc skips a name its
+ * libseccomp cannot resolve; lib/seccomp/load adds such calls by number on the native
+ * architecture instead. The numbers are the asm-generic ones that x86-64 and arm64 share for
+ * every syscall since 5.1 (424 on); uretprobe exists on x86-64 only. */
+static const struct {
+	const char *name;
+	int nr;
+} newer_syscalls[] = {
+	{"cachestat", 451},	    {"fchmodat2", 452},
+	{"map_shadow_stack", 453},  {"futex_wake", 454},
+	{"futex_wait", 455},	    {"futex_requeue", 456},
+	{"statmount", 457},	    {"listmount", 458},
+	{"lsm_get_self_attr", 459}, {"lsm_set_self_attr", 460},
+	{"lsm_list_modules", 461},  {"mseal", 462},
+	{"setxattrat", 463},	    {"getxattrat", 464},
+	{"listxattrat", 465},	    {"removexattrat", 466},
+	{"open_tree_attr", 467},    {"file_getattr", 468},
+	{"file_setattr", 469},	    {"uretprobe", 335 /* x86-64 */},
 };
+
+int seccomp_syscall_newer_nr(const char *name)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	for (size_t i = 0; i < ARRAY_SIZE(newer_syscalls); i++) {
+		if (strcmp(name, newer_syscalls[i].name) != 0)
+			continue;
+#if defined(__aarch64__)
+		if (strcmp(name, "uretprobe") == 0)
+			return -ENOENT;
+#endif
+		return newer_syscalls[i].nr;
+	}
+#endif
+	return -ENOENT;
+}
 
 int seccomp_syscall_check(const char *name)
 {
@@ -41,7 +69,7 @@ int seccomp_syscall_check(const char *name)
 			known_elsewhere = true;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(newer_syscalls); i++)
-		if (strcmp(name, newer_syscalls[i]) == 0)
+		if (strcmp(name, newer_syscalls[i].name) == 0)
 			return 0;
 	return known_elsewhere ? -EXDEV : -ENOENT;
 }
@@ -79,7 +107,7 @@ static void known_names_init(void)
 			}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(newer_syscalls); i++)
-		if (json_object_set_new(set, newer_syscalls[i], json_true()) < 0)
+		if (json_object_set_new(set, newer_syscalls[i].name, json_true()) < 0)
 			goto fail;
 	known_names = set;
 	return;

@@ -17,6 +17,11 @@ extern const unsigned seccomp_profile_n_arches;
  * knows; -EXDEV for a name that exists only on architectures we do not cover (ppc, s390…). */
 int seccomp_syscall_check(const char *name);
 
+/* The native architecture's number of a syscall newer than libseccomp 2.5.4 (statmount: 457),
+ * for loading a filter with a libseccomp that cannot resolve the name; -ENOENT for any other
+ * name, or one the native architecture lacks. */
+int seccomp_syscall_newer_nr(const char *name);
+
 /* Adds every syscall name known on a profile architecture (libseccomp's tables plus the newer
  * names above) to set, a JSON object used as a set of keys. 0 or -ENOMEM. */
 int seccomp_syscalls_known(json_t *set);

@@ -29,7 +29,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 KEEP_RECORDINGS=1 "$REC" >"$work/rec.log" 2>&1 || { cat "$work/rec.log"; fail "recording sessions"; }
 dir=$(sed -n 's/^# recordings kept in //p' "$work/rec.log")
 [ -d "$dir" ] || fail "no recordings directory in the kernel test's output"
-id=$(grep -l 'hello-42' "$dir"/*.cast | head -n1 | xargs -r basename | sed 's/\.cast$//')
+id=$(grep -l 'hello-42' "$dir"/*.cast | sed -n 1p | xargs -r basename | sed 's/\.cast$//')
 [ -n "$id" ] || fail "no recording of the tty session"
 echo "# session $id"
 

@@ -198,12 +198,12 @@ expect "exec into an unknown container fails with 126" "$?" 126
 
 netns=bwpod-$UID1
 host_if=$(printf 'bwpod%04x' "$(jq -r .slot "$record")")
-check "veth $host_if has the pod's gateway address" bash -c "ip -o addr show dev '$host_if' | grep -q ' ${ip%.*}.$((${ip##*.} - 1))/30 '"
+check "veth $host_if has the pod's gateway address" bash -c "ip -o addr show dev '$host_if' | grep ' ${ip%.*}.$((${ip##*.} - 1))/30 ' >/dev/null"
 kill -TERM "$harness_pid"
 wait "$harness_pid"
 expect "run-pod exits 0 after SIGTERM" "$?" 0
 harness_pid=
-check "netns is gone" bash -c "! ip netns list | grep -q '^$netns'"
+check "netns is gone" bash -c "! ip netns list | grep '^$netns' >/dev/null"
 check "veth is gone" bash -c "! ip link show '$host_if' 2>/dev/null"
 check "pod cgroups are gone (v2 and v1)" bash -c "! ls -d $CGROOT /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
 check "runc state and pod files are gone" bash -c "! test -e '$STATE'"
@@ -308,7 +308,7 @@ wait "$pid4" 2>/dev/null
 check "after SIGKILL the netns is still there" ip netns pids "bwpod-$UID4"
 "$H" --state-dir "$work/state2" --cgroup-root "$CGROOT" --cleanup
 expect "--cleanup exits 0" "$?" 0
-check "--cleanup removed the netns" bash -c "! ip netns list | grep -q 'bwpod-$UID4'"
+check "--cleanup removed the netns" bash -c "! ip netns list | grep 'bwpod-$UID4' >/dev/null"
 check "--cleanup removed the cgroups" bash -c "! ls -d $CGROOT /sys/fs/cgroup/*/$CGNAME 2>/dev/null | grep ."
 # A killed container can linger as a zombie until init reaps it: count live processes only.
 live_in_pod() {

@@ -200,7 +200,7 @@ sleep 60 &
 victim=$!
 pids+=($victim)
 for _ in $(seq 50); do
-	$PY "$tmp/bin/probe.py" abstract "$name" | grep -q ok && break
+	$PY "$tmp/bin/probe.py" abstract "$name" | grep ok >/dev/null && break
 	sleep 0.1
 done
 SCOPED='{"ruleset":[{"handledAccessFs":'"$ALL_FS"',"scoped":["abstract_unix_socket","signal"]}],"pathBeneath":['"$FS_READ"']}'

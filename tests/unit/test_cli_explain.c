@@ -79,6 +79,30 @@ static void provenance_of_each_named_syscall(void **state)
 			       "    chmod                  SCMP_ACT_LOG\n"
 			       "      logged, not denied, by shop/audit (deny[0]: Errno EPERM)\n"));
 	assert_null(strstr(out, "chown"));
+	/* The base: which upstream version it follows, and what it decides on its own. */
+	assert_non_null(strstr(out,
+			       "  base: RuntimeDefault, following "
+			       "github.com/moby/profiles/seccomp v0.3.0 (deliberate differences: "
+			       "process_vm_readv process_vm_writev ptrace)\n"));
+	assert_non_null(strstr(out, "    mkdir                  SCMP_ACT_ERRNO(1) (default)\n"
+				    "      denied by shop/web (deny[0]: Errno EPERM)\n"
+				    "      allowed by the RuntimeDefault base (follows "
+				    "github.com/moby/profiles/seccomp v0.3.0)\n"));
+	assert_non_null(strstr(out, "    clone3                 SCMP_ACT_ERRNO(38)\n"
+				    "      Errno ENOSYS by the RuntimeDefault base (follows "
+				    "github.com/moby/profiles/seccomp v0.3.0)\n"));
+	assert_non_null(strstr(out,
+			       "    socket                 SCMP_ACT_ALLOW with argument "
+			       "conditions\n"
+			       "      allowed for some argument values only by the RuntimeDefault "
+			       "base (follows github.com/moby/profiles/seccomp v0.3.0)\n"));
+	assert_non_null(strstr(out,
+			       "    ptrace                 SCMP_ACT_ERRNO(1) (default)\n"
+			       "      refused by the RuntimeDefault base: a deliberate difference "
+			       "from github.com/moby/profiles/seccomp v0.3.0 (the reference allows "
+			       "it on kernels >= 4.8"));
+	/* A syscall the reference blocks and no policy names is not listed. */
+	assert_null(strstr(out, "io_uring"));
 	assert_non_null(strstr(out, "Compiled policy hash: "));
 	free(out);
 	for (size_t i = 0; i < 3; i++)

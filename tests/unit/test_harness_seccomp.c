@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -158,42 +159,70 @@ static void errors_name_the_field(void **state)
 	}
 }
 
+#if defined(__x86_64__)
+#define HOST_ARCH  "SCMP_ARCH_X86_64"
+#define GUEST_ARCH "SCMP_ARCH_AARCH64"
+#else
+#define HOST_ARCH  "SCMP_ARCH_AARCH64"
+#define GUEST_ARCH "SCMP_ARCH_X86_64"
+#endif
+
+/* Writes text to a temporary file and points the harness's reference variable at it. */
+static void set_reference(const char *text, char *path, size_t size)
+{
+	snprintf(path, size, "/tmp/bulwark-harness-ref-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	assert_int_equal(setenv(HARNESS_SECCOMP_REFERENCE_ENV, path, 1), 0);
+}
+
 static void runtime_default(void **state)
 {
-	json_t *rd = harness_seccomp_runtime_default();
-	assert_non_null(rd);
-	assert_string_equal(json_string_value(json_object_get(rd, "defaultAction")),
-			    "SCMP_ACT_ERRNO");
-	assert_int_equal(json_integer_value(json_object_get(rd, "defaultErrnoRet")), EPERM);
-	bool read_allowed = false, clone3_enosys = false, mount_allowed = false;
-	size_t i;
-	json_t *sc;
-	json_array_foreach (json_object_get(rd, "syscalls"), i, sc) {
-		const char *action = json_string_value(json_object_get(sc, "action"));
-		size_t j;
-		json_t *n;
-		json_array_foreach (json_object_get(sc, "names"), j, n) {
-			const char *name = json_string_value(n);
-			if (!strcmp(name, "read") && !strcmp(action, "SCMP_ACT_ALLOW"))
-				read_allowed = true;
-			if (!strcmp(name, "mount") && !strcmp(action, "SCMP_ACT_ALLOW"))
-				mount_allowed = true;
-			if (!strcmp(name, "clone3") && !strcmp(action, "SCMP_ACT_ERRNO") &&
-			    json_integer_value(json_object_get(sc, "errnoRet")) == ENOSYS)
-				clone3_enosys = true;
-		}
-	}
-	assert_true(read_allowed);
-	assert_true(clone3_enosys);
-	assert_false(mount_allowed);
-	/* It is itself a valid profile for the converter. */
-	json_t *caps = json_array(), *out = NULL;
+	char path[64];
+	/* The reference's profile for this architecture, not the other one, nor Bulwark's own
+	 * table: the harness applies what the upstream reference says. */
+	set_reference("{\"module\":\"m\",\"version\":\"v1\",\"profiles\":{"
+		      "\"" HOST_ARCH "\":{\"defaultAction\":\"SCMP_ACT_ERRNO\","
+		      "\"defaultErrnoRet\":1,\"architectures\":[\"" HOST_ARCH "\"],"
+		      "\"syscalls\":[{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+		      "{\"names\":[\"clone3\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]},"
+		      "\"" GUEST_ARCH "\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[]}}}",
+		      path, sizeof(path));
+	json_t *caps = json_array(), *rd = NULL;
 	struct field_error err = {0};
-	assert_int_equal(harness_seccomp_convert(rd, caps, &out, &err), 0);
-	assert_true(json_equal(out, rd));
-	json_decref(out);
-	json_decref(caps);
+	assert_int_equal(harness_seccomp_runtime_default(caps, &rd, &err), 0);
+	json_t *want = json_loads("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,"
+				  "\"architectures\":[\"" HOST_ARCH "\"],\"syscalls\":["
+				  "{\"names\":[\"read\"],\"action\":\"SCMP_ACT_ALLOW\"},"
+				  "{\"names\":[\"clone3\"],\"action\":\"SCMP_ACT_ERRNO\","
+				  "\"errnoRet\":38}]}",
+				  0, NULL);
+	assert_non_null(want);
+	if (!json_equal(rd, want))
+		fail_msg("got %s", json_dumps(rd, JSON_COMPACT));
+	json_decref(want);
 	json_decref(rd);
+	unlink(path);
+
+	/* No profile for this architecture, a missing file, no variable: errors that say so. */
+	set_reference("{\"profiles\":{\"" GUEST_ARCH "\":{\"defaultAction\":\"SCMP_ACT_ALLOW\"}}}",
+		      path, sizeof(path));
+	rd = NULL;
+	assert_int_equal(harness_seccomp_runtime_default(caps, &rd, &err), -EINVAL);
+	assert_null(rd);
+	assert_non_null(strstr(err.reason, "has no profile for " HOST_ARCH));
+	unlink(path);
+	err = (struct field_error){0};
+	assert_int_equal(harness_seccomp_runtime_default(caps, &rd, &err), -EINVAL);
+	assert_non_null(strstr(err.reason, "cannot read"));
+	unsetenv(HARNESS_SECCOMP_REFERENCE_ENV);
+	err = (struct field_error){0};
+	assert_int_equal(harness_seccomp_runtime_default(caps, &rd, &err), -EINVAL);
+	assert_string_equal(err.field, "seccompProfile");
+	assert_non_null(strstr(err.reason, "tests/seccomp-reference/build.sh json"));
+	json_decref(caps);
 }
 
 int main(void)

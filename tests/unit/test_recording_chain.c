@@ -42,7 +42,7 @@ static void path_of(const char *id, const char *ext, char *out, size_t n)
 }
 
 /* A small session: header, typing, output with a euro sign split across two writes, a
- * resize, a gap and an exec in the log. */
+ * resize (after two to no size, which write nothing), a gap and an exec in the log. */
 static void write_sample(const char *id)
 {
 	json_t *k = json_pack("{s:s,s:s,s:s,s:s,s:[s,s]}", "namespace", "prod", "pod", "web-0",
@@ -60,6 +60,8 @@ static void write_sample(const char *id)
 	assert_int_equal(recording_data(r, 2500, RECORDING_OUTPUT, "price: \xe2\x82", 9), 0);
 	assert_int_equal(recording_data(r, 2600, RECORDING_OUTPUT, "\xac 5\r\n\"q\"\t\x1b[0m", 13),
 			 0);
+	assert_int_equal(recording_resize(r, 2800, 0, 0), 0);
+	assert_int_equal(recording_resize(r, 2900, 120, 0), 0);
 	assert_int_equal(recording_resize(r, 3000, 120, 40), 0);
 	assert_int_equal(recording_gap(r, 3500, 2, 16384), 0);
 	json_t *ev = json_pack("{s:s,s:[s]}", "type", "exec", "argv", "ls");
@@ -94,7 +96,7 @@ static void test_round_trip(void **state)
 		"web-0");
 	json_decref(h);
 	struct buf out = BUF_INIT(4096), in = BUF_INIT(4096);
-	int markers = 0, resizes = 0;
+	int markers = 0, resizes = 0, sizes = 0;
 	uint64_t last_t = 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
 		struct cast_event e;
@@ -106,7 +108,7 @@ static void test_round_trip(void **state)
 		else if (!strcmp(e.type, "i"))
 			buf_append(&in, e.data, e.len);
 		else if (!strcmp(e.type, "r"))
-			resizes += !strcmp(e.data, "120x40");
+			resizes += !strcmp(e.data, "120x40"), sizes++;
 		else if (!strcmp(e.type, "m"))
 			markers += strstr(e.data, "16384 bytes lost in 2 events") != NULL;
 		cast_event_clear(&e);
@@ -117,6 +119,7 @@ static void test_round_trip(void **state)
 	assert_string_equal(buf_str(&in), "ls\n");
 	assert_int_equal(markers, 1);
 	assert_int_equal(resizes, 1);
+	assert_int_equal(sizes, 1);
 	buf_free(&out);
 	buf_free(&in);
 

@@ -296,6 +296,56 @@ static void validate_policies_route(void **state)
 		   POLICY_REVIEW("\"seccomp\":{\"allow\":[\"read\"]}"));
 	assert_true(json_is_true(json_object_get(json_object_get(a.body, "response"), "allowed")));
 	json_decref(a.body);
+
+	/* A NUL byte would cut the path short ("/tmp\0/x" read as "/tmp"): the review is
+	 * readable, and the answer is a denial naming the field, not an HTTP error. */
+	a = review(f, WEBHOOK_VALIDATE_POLICIES,
+		   POLICY_REVIEW("\"landlock\":{\"filesystem\":[{\"paths\":[\"/\"],"
+				 "\"access\":[\"read_file\"]},{\"paths\":[\"/tmp\\u0000/x\"],"
+				 "\"access\":[\"read_file\"]}]}"));
+	assert_int_equal(a.status, 200);
+	assert_string_equal(str(a.body, "response", "uid", NULL), "v1");
+	resp = json_object_get(a.body, "response");
+	assert_true(json_is_false(json_object_get(resp, "allowed")));
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(resp, "status"), "code")), 422);
+	msg = str(a.body, "response", "status", "message");
+	if (!strstr(msg, "spec.landlock.filesystem[1].paths[0]: holds a NUL byte"))
+		fail_msg("message does not name the field: %s", msg);
+	json_decref(a.body);
+}
+
+/* Every route reads the review the same way: a NUL in the object is denied naming the field
+ * (map keys in brackets), a NUL in the envelope is a malformed review. */
+static void nul_bytes(void **state)
+{
+	struct fixture *f = *state;
+	char *body =
+		pod_review("uid-nul", "CREATE", "{\"app\":\"web\",\"bulwark.dev/x\":\"a\\u0000\"}",
+			   "{\"name\":\"c\",\"image\":\"busybox\"}");
+	struct answer a = review(f, WEBHOOK_MUTATE_PODS, body);
+	free(body);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(str(a.body, "response", "uid", NULL), "uid-nul");
+	assert_true(json_is_false(json_object_get(json_object_get(a.body, "response"), "allowed")));
+	const char *msg = str(a.body, "response", "status", "message");
+	if (!strstr(msg, "metadata.labels[bulwark.dev/x]: holds a NUL byte"))
+		fail_msg("message does not name the field: %s", msg);
+	json_decref(a.body);
+
+	/* An escaped backslash before "u0000" is six plain characters, not a NUL. */
+	body = pod_review("uid-esc", "CREATE", "{\"app\":\"other\",\"note\":\"a\\\\u0000\"}",
+			  "{\"name\":\"c\",\"image\":\"busybox\"}");
+	a = review(f, WEBHOOK_MUTATE_PODS, body);
+	free(body);
+	assert_int_equal(a.status, 200);
+	assert_true(json_is_true(json_object_get(json_object_get(a.body, "response"), "allowed")));
+	json_decref(a.body);
+
+	body = pod_review("uid-nul\\u0000x", "CREATE", "{}",
+			  "{\"name\":\"c\",\"image\":\"busybox\"}");
+	expect_bad(f, body, "request.uid: holds a NUL byte");
+	free(body);
 }
 
 static char *exec_review(const char *uid, const char *pod, const char *sub)
@@ -486,6 +536,7 @@ int main(void)
 		cmocka_unit_test(decode_errors),
 		cmocka_unit_test(mutate_route),
 		cmocka_unit_test(validate_policies_route),
+		cmocka_unit_test(nul_bytes),
 		cmocka_unit_test(exec_denied_by_policy),
 		cmocka_unit_test(exec_records_identity),
 		cmocka_unit_test(ephemeral_containers),
