@@ -15,7 +15,6 @@
 #include "base64.h"
 #include "buf.h"
 #include "cleanup.h"
-#include "controller/controller.h"
 #include "kube/hashtab.h"
 #include "log.h"
 #include "recording/recording.h"
@@ -214,13 +213,6 @@ int agent_recordings_get(struct agent_recordings *r, const char *node,
 		*ret = e->ep;
 	pthread_mutex_unlock(&r->lock);
 	return e ? 0 : -ENOENT;
-}
-
-int agent_recordings_lookup(struct controller *c, const char *node, struct agent_recordings_ep *ret)
-{
-	if (!c->agent_recordings)
-		return -ENOENT;
-	return agent_recordings_get(c->agent_recordings, node, ret);
 }
 
 /* ---- fetching ------------------------------------------------------------------------------- */

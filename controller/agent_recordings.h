@@ -25,7 +25,6 @@ struct agent_recordings_ep {
 	char token[AGENT_RECORDINGS_TOKEN_LEN + 1];
 };
 
-struct controller;
 struct agent_recordings;
 
 /* The three header values of a stream request (each may be NULL). 0 with *ret filled,
@@ -43,14 +42,10 @@ int agent_recordings_set(struct agent_recordings *r, const char *node, const voi
 /* Forgets node's endpoint if owner's stream is still the one that announced it (a newer
  * stream of the same node keeps its own). */
 void agent_recordings_drop(struct agent_recordings *r, const char *node, const void *owner);
-/* A copy of node's endpoint; -ENOENT when none. */
+/* A copy of node's endpoint, from the agent connected to THIS replica; -ENOENT when no agent
+ * of that node is connected here (or it serves no recordings). */
 int agent_recordings_get(struct agent_recordings *r, const char *node,
 			 struct agent_recordings_ep *ret);
-
-/* Node's endpoint, from the agent connected to THIS replica; -ENOENT when no agent of that
- * node is connected here (or it serves no recordings). */
-int agent_recordings_lookup(struct controller *c, const char *node,
-			    struct agent_recordings_ep *ret);
 
 /* GET {url}/v1/recordings/{id}.{kind} (kind "cast", "log" or "chain"), or the JSON summary
  * {id, files: {cast, log, chain: size}, complete} with kind NULL, blocking, from the agent at

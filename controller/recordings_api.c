@@ -355,7 +355,7 @@ static int on_recording(struct api *a, const struct recordings_path *rp,
 	if (r != 0)
 		return r < 0 ? r : 0;
 	struct agent_recordings_ep ep;
-	if (agent_recordings_lookup(a->c, node, &ep) < 0)
+	if (!a->c->agent_recordings || agent_recordings_get(a->c->agent_recordings, node, &ep) < 0)
 		return respond_status(resp, 503, "ServiceUnavailable",
 				      "the agent of node %s is not connected to this controller "
 				      "(it is down, or this replica is not the leader); try again",

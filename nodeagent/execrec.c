@@ -5,7 +5,6 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "execrec_abi.h"
 #include "fileio.h"
 #include "kube/hashtab.h"
+#include "daemon/libbpf_log.h"
 #include "log.h"
 
 #include "execrec.skel.h"
@@ -112,19 +112,6 @@ static void session_free(struct session *s)
 	recording_free(s->rec);
 	json_decref(s->command);
 	free(s);
-}
-
-static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!log_enabled(level == LIBBPF_WARN ? 4 : 6))
-		return 0;
-	char msg[1024];
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	if (n && msg[n - 1] == '\n')
-		msg[n - 1] = '\0';
-	log_info(4, "libbpf", "detail", msg);
-	return 0;
 }
 
 static void fill_info(const struct execrec_recorder *r, const struct session *s,
@@ -829,7 +816,7 @@ int execrec_open(const struct execrec_opts *opts, struct execrec_recorder **ret)
 		execrec_free(r);
 		return -ENOMEM;
 	}
-	libbpf_set_print(libbpf_to_log);
+	libbpf_log_route();
 
 	r->pty_hooks = !opts->no_pty_hooks;
 	err = r->pty_hooks ? load(r, rb, true) : -EPERM;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "bpffs.h"
 #include "canonical.h"
 #include "cleanup.h"
+#include "daemon/libbpf_log.h"
 #include "log.h"
 #include "netpolicy.skel.h"
 #include "netpolicy/entries.h"
@@ -38,19 +38,6 @@ struct netpolicy_loader {
 	uint32_t ruleset_refs[NP_MAX_RULESETS];
 	uint8_t ruleset_digest[NP_MAX_RULESETS][32];
 };
-
-static int libbpf_to_log(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char line[512];
-	int v = level == LIBBPF_WARN ? 4 : 6;
-
-	if (!log_enabled(v))
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = '\0';
-	log_info(v, "libbpf", "detail", line);
-	return 0;
-}
 
 int netpolicy_cgroup_id(const char *cgroup_dir, uint64_t *ret)
 {
@@ -358,7 +345,7 @@ int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
 	if (depth_count > NP_MAX_POD_LEVELS)
 		return -EINVAL;
 
-	libbpf_set_print(libbpf_to_log);
+	libbpf_log_route();
 	r = netpolicy_cgroup_id(opts->cgroup_root, &root_id);
 	if (r < 0)
 		return r;

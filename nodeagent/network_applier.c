@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "kube/hashtab.h"
 #include "log.h"
 #include "metrics.h"
 #include "nodeagent/flow_log.h"
@@ -20,9 +21,59 @@ struct network_applier {
 	char *cgroup_root, *bpffs_dir;
 	unsigned flow_sample_rate;
 	struct netpolicy_loader *loader;
-	/* pod uid → {"key": "ns/name", "network": compiled section, "cgroup": id or 0} */
-	json_t *pods;
+	struct hashtab pods; /* of struct net_pod, by uid */
 };
+
+/* A pod the applier holds a network section for. */
+struct net_pod {
+	char uid[64];
+	char key[600];	 /* "namespace/name", for logs and flow events */
+	json_t *network; /* the compiled section */
+	uint64_t cgroup; /* the pod cgroup's id; 0 while it does not exist (pending) */
+};
+
+static bool pod_eq(const void *item, const void *uid)
+{
+	return strcmp(((const struct net_pod *)item)->uid, uid) == 0;
+}
+
+static struct net_pod *pod_get(struct network_applier *n, const char *uid)
+{
+	return uid ? hashtab_get(&n->pods, hashtab_hash_str(uid), uid, pod_eq) : NULL;
+}
+
+static void pod_free(struct net_pod *p)
+{
+	if (p) {
+		json_decref(p->network);
+		free(p);
+	}
+}
+
+/* Stores (or replaces) uid's entry; NULL p removes it. With the lock held. */
+static int pod_put(struct network_applier *n, const char *uid, struct net_pod *p)
+{
+	uint64_t h = hashtab_hash_str(uid);
+	if (p && hashtab_reserve(&n->pods, n->pods.n + 1) < 0)
+		return -ENOMEM;
+	pod_free(hashtab_remove(&n->pods, h, uid, pod_eq));
+	if (p)
+		hashtab_put(&n->pods, h, p); /* cannot fail after the reserve */
+	return 0;
+}
+
+static struct net_pod *pod_new(const char *uid, const char *key, const json_t *network,
+			       uint64_t cgroup)
+{
+	struct net_pod *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	snprintf(p->uid, sizeof(p->uid), "%s", uid);
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->network = json_incref((json_t *)network);
+	p->cgroup = cgroup;
+	return p;
+}
 
 int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned flow_sample_rate,
 			struct network_applier **ret)
@@ -34,8 +85,7 @@ int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned
 	n->flow_sample_rate = flow_sample_rate;
 	n->cgroup_root = strdup(cgroup_root);
 	n->bpffs_dir = strdup(bpffs_dir);
-	n->pods = json_object();
-	if (!n->cgroup_root || !n->bpffs_dir || !n->pods) {
+	if (!n->cgroup_root || !n->bpffs_dir) {
 		network_applier_free(n);
 		return -ENOMEM;
 	}
@@ -49,7 +99,10 @@ struct network_applier *network_applier_free(struct network_applier *n)
 		return NULL;
 	/* The programs stay attached and the maps pinned: enforcement outlives the agent. */
 	netpolicy_loader_free(n->loader);
-	json_decref(n->pods);
+	struct net_pod *p;
+	for (size_t pos = 0; (p = hashtab_next(&n->pods, &pos));)
+		pod_free(p);
+	hashtab_free(&n->pods);
 	free(n->cgroup_root);
 	free(n->bpffs_dir);
 	pthread_mutex_destroy(&n->lock);
@@ -82,13 +135,12 @@ static int ensure_loader(struct network_applier *n)
 	return -ENOENT;
 }
 
-static int bind_pod(struct network_applier *n, json_t *entry, struct field_error *err)
+static int bind_pod(struct network_applier *n, const struct net_pod *p, struct field_error *err)
 {
-	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
-	const char *key = json_string_value(json_object_get(entry, "key"));
-	int r = netpolicy_apply_pod(n->loader, id, key, json_object_get(entry, "network"), err);
+	int r = netpolicy_apply_pod(n->loader, p->cgroup, p->key, p->network, err);
 	if (r == 0)
-		log_info(2, "pod network policy applied", "pod", key, "cgroup", LOG_INT(id));
+		log_info(2, "pod network policy applied", "pod", p->key, "cgroup",
+			 LOG_INT(p->cgroup));
 	return r;
 }
 
@@ -99,15 +151,16 @@ static const char *pod_field(const json_t *compiled, const char *k)
 
 static void unbind_locked(struct network_applier *n, const char *uid)
 {
-	json_t *entry = json_object_get(n->pods, uid);
-	uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
-	if (entry && id && n->loader) {
-		int r = netpolicy_remove_pod(n->loader, id);
+	struct net_pod *p = pod_get(n, uid);
+	if (!p)
+		return;
+	if (p->cgroup && n->loader) {
+		int r = netpolicy_remove_pod(n->loader, p->cgroup);
 		if (r < 0 && r != -ENOENT)
 			log_error(r, "removing a pod's network policy failed, ignoring", "pod",
 				  uid);
 	}
-	json_object_del(n->pods, uid);
+	pod_put(n, uid, NULL);
 }
 
 static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
@@ -132,26 +185,26 @@ static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
 	char key[600];
 	snprintf(key, sizeof(key), "%s/%s", pod_field(compiled, "namespace"),
 		 pod_field(compiled, "name"));
-	json_t *old = json_object_get(n->pods, uid);
-	uint64_t id = old ? (uint64_t)json_integer_value(json_object_get(old, "cgroup")) : 0;
+	const struct net_pod *old = pod_get(n, uid);
+	uint64_t id = old ? old->cgroup : 0;
 	if (!id && pod_cgroup_find(n->cgroup_root, uid, &id) < 0)
 		id = 0;
-	json_t *entry =
-		json_pack("{s:s,s:O,s:I}", "key", key, "network", net, "cgroup", (json_int_t)id);
-	if (!entry) {
+	struct net_pod *p = pod_new(uid, key, net, id);
+	if (!p) {
 		r = -ENOMEM;
 		goto out;
 	}
 	if (id) {
-		r = bind_pod(n, entry, err);
+		r = bind_pod(n, p, err);
 		if (r < 0) {
-			json_decref(entry); /* the old policy stays in the maps and in our table */
+			pod_free(p); /* the old policy stays in the maps and in our table */
 			goto out;
 		}
 	} else {
 		log_info(2, "pod network policy pending until its cgroup appears", "pod", key);
 	}
-	json_object_set_new(n->pods, uid, entry);
+	if ((r = pod_put(n, uid, p)) < 0)
+		pod_free(p);
 out:
 	pthread_mutex_unlock(&n->lock);
 	return r;
@@ -183,10 +236,11 @@ static int adopt_pod(void *ctx, const json_t *compiled)
 		 pod_field(compiled, "name"));
 	pthread_mutex_lock(&n->lock);
 	int r = ensure_loader(n);
-	if (r == 0)
-		json_object_set_new(n->pods, uid,
-				    json_pack("{s:s,s:O,s:I}", "key", key, "network", net, "cgroup",
-					      (json_int_t)id));
+	struct net_pod *p = r == 0 ? pod_new(uid, key, net, id) : NULL;
+	if (r == 0 && (!p || pod_put(n, uid, p) < 0)) {
+		pod_free(p);
+		r = -ENOMEM;
+	}
 	pthread_mutex_unlock(&n->lock);
 	return r;
 }
@@ -207,26 +261,24 @@ void network_applier_cgroup_event(struct network_applier *n, const struct cgroup
 	if (ev->id.container_id[0])
 		return; /* the pod cgroup is what the programs key on */
 	pthread_mutex_lock(&n->lock);
-	json_t *entry = json_object_get(n->pods, ev->id.pod_uid);
-	if (!entry)
+	struct net_pod *p = pod_get(n, ev->id.pod_uid);
+	if (!p)
 		goto out;
 	if (ev->type == CGROUP_EVENT_REMOVED) {
-		uint64_t id = (uint64_t)json_integer_value(json_object_get(entry, "cgroup"));
-		if (id && n->loader)
-			netpolicy_remove_pod(n->loader, id);
-		json_object_set_new(entry, "cgroup", json_integer(0));
+		if (p->cgroup && n->loader)
+			netpolicy_remove_pod(n->loader, p->cgroup);
+		p->cgroup = 0;
 		goto out;
 	}
-	if (json_integer_value(json_object_get(entry, "cgroup")) == (json_int_t)ev->cgroup_id)
+	if (p->cgroup == ev->cgroup_id)
 		goto out;
-	json_object_set_new(entry, "cgroup", json_integer((json_int_t)ev->cgroup_id));
+	p->cgroup = ev->cgroup_id;
 	struct field_error err = {0};
 	int r = ensure_loader(n);
-	r = r ?: bind_pod(n, entry, &err);
+	r = r ?: bind_pod(n, p, &err);
 	if (r < 0)
-		log_error(r, "applying a pending pod network policy failed", "pod",
-			  json_string_value(json_object_get(entry, "key")), "field", err.field,
-			  "reason", err.reason);
+		log_error(r, "applying a pending pod network policy failed", "pod", p->key, "field",
+			  err.field, "reason", err.reason);
 out:
 	pthread_mutex_unlock(&n->lock);
 }

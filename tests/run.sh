@@ -80,6 +80,8 @@ run_test() {
 
 tier_format() {
 	run_test format clang-format make --no-print-directory format-check
+	run_test format include-cycles tests/include_cycles.sh
+	run_test format include-cycles-self-test tests/include_cycles.sh --self-test
 }
 
 tier_unit() {

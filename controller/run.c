@@ -1,6 +1,7 @@
-/* Wiring of bulwark-controller (controller.h): informers and their handlers, the work queue,
- * leader election, the HTTPS push-stream server and the metrics endpoint. */
-#include "controller/controller.h"
+/* Wiring of bulwark-controller (run.h): informers and their handlers, the validated-policy
+ * store, the reconciler on the work queue, the status writer, leader election, the HTTPS
+ * push-stream server and the metrics endpoint. */
+#include "controller/run.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -15,12 +16,15 @@
 #include "cli.h"
 #include "controller/agent_recordings.h"
 #include "controller/cache_trim.h"
-#include "controller/stream.h"
 #include "controller/recordings_api.h"
+#include "controller/status_writer.h"
+#include "controller/stream.h"
+#include "daemon/health.h"
 #include "httpd.h"
 #include "kube/object.h"
 #include "log.h"
 #include "policy/policy.h"
+#include "policy/store.h"
 
 /* ---- informer handlers: compute keys, enqueue, nothing more ------------------------------ */
 
@@ -108,39 +112,45 @@ static bool synced(struct controller *c)
 	       kube_informer_synced(c->namespaces);
 }
 
-bool controller_serving(struct controller *c)
+/* The leader with synced informers: serves agents, writes status, reports ready. */
+static bool serving(void *ud)
 {
+	struct controller *c = ud;
 	return atomic_load(&c->is_leader) && !atomic_load(&c->stopping) && synced(c);
 }
 
-static int on_healthz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+static void status_changed(void *ud)
 {
-	resp->content_type = "text/plain";
-	return buf_append_str(&resp->body, "ok\n");
+	struct controller *c = ud;
+	if (c->status)
+		status_writer_changed(c->status);
+}
+
+static void policy_gone(const char *key, void *ud)
+{
+	struct controller *c = ud;
+	if (c->status)
+		status_writer_forget(c->status, key);
+}
+
+static int prepare_snapshot(const char *node, void *ud)
+{
+	struct controller *c = ud;
+	return reconciler_reconcile_node(c->reconciler, node);
 }
 
 /* Ready only on the leader after the caches synced: the Service sends agents to the one
  * replica that serves them. */
-static int on_readyz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+static bool ready(void *ud, char *reason, size_t size)
 {
 	struct controller *c = ud;
-	resp->content_type = "text/plain";
-	if (!synced(c)) {
-		resp->status = 503;
-		return buf_append_str(&resp->body, "informers not synced\n");
-	}
-	if (!atomic_load(&c->is_leader)) {
-		resp->status = 503;
-		return buf_append_str(&resp->body, "not the leader\n");
-	}
-	return buf_append_str(&resp->body, "ok\n");
-}
-
-static int on_metrics(const struct httpd_request *req, struct httpd_response *resp, void *ud)
-{
-	struct controller *c = ud;
-	resp->content_type = "text/plain; version=0.0.4";
-	return metrics_render(c->registry, &resp->body);
+	if (!synced(c))
+		snprintf(reason, size, "informers not synced");
+	else if (!atomic_load(&c->is_leader))
+		snprintf(reason, size, "not the leader");
+	else
+		return true;
+	return false;
 }
 
 static int gauge(struct buf *out, const char *name, const char *help, double v)
@@ -188,39 +198,6 @@ static int collect(struct buf *out, void *ud)
 	return r;
 }
 
-static int register_metrics(struct controller *c)
-{
-	static const char *const kind[] = {"kind", NULL};
-	static const char *const result[] = {"result", NULL};
-	struct metrics_registry *r = c->registry;
-	c->m.reconcile_seconds = metrics_register(
-		r, METRIC_HISTOGRAM, "bulwark_controller_reconcile_duration_seconds",
-		"Time to reconcile one work-queue key.", kind, metrics_latency_buckets,
-		metrics_latency_buckets_n);
-	c->m.push_latency_seconds =
-		metrics_register(r, METRIC_HISTOGRAM, "bulwark_controller_push_latency_seconds",
-				 "From a message queued for an agent to its acknowledgement.", NULL,
-				 metrics_latency_buckets, metrics_latency_buckets_n);
-	c->m.streams_total =
-		metrics_register(r, METRIC_COUNTER, "bulwark_controller_streams_total",
-				 "Agent streams opened, refused or dropped.", result, NULL, 0);
-	c->m.acks_total = metrics_register(r, METRIC_COUNTER, "bulwark_controller_acks_total",
-					   "Acknowledgements by result.", result, NULL, 0);
-	c->m.status_writes =
-		metrics_register(r, METRIC_COUNTER, "bulwark_controller_status_writes_total",
-				 "BulwarkPolicy status writes.", result, NULL, 0);
-	c->m.token_reviews =
-		metrics_register(r, METRIC_COUNTER, "bulwark_controller_agent_auth_total",
-				 "Agent requests by authentication outcome.", result, NULL, 0);
-	c->m.compile_errors =
-		metrics_register(r, METRIC_COUNTER, "bulwark_controller_compile_errors_total",
-				 "Pods whose policy could not be compiled.", NULL, NULL, 0);
-	if (!c->m.reconcile_seconds || !c->m.push_latency_seconds || !c->m.streams_total ||
-	    !c->m.acks_total || !c->m.status_writes || !c->m.token_reviews || !c->m.compile_errors)
-		return -ENOMEM;
-	return metrics_add_collector(r, collect, c);
-}
-
 /* ---- leader election ------------------------------------------------------------------------- */
 
 static void started_leading(void *ud)
@@ -229,7 +206,7 @@ static void started_leading(void *ud)
 	log_info(0, "became the leader: serving agents and writing status", "identity",
 		 c->cfg.identity);
 	atomic_store(&c->is_leader, true);
-	controller_status_changed(c);
+	status_changed(c);
 }
 
 static void stopped_leading(void *ud)
@@ -289,28 +266,52 @@ static int setup(struct controller *c)
 	char epoch[33];
 	if ((r = random_epoch(epoch)) < 0)
 		return r;
-	static const struct push_state_ops ops = {.send = stream_send, .close = stream_close};
-	if ((r = push_state_new(epoch, &ops, c, &c->state)) < 0)
+	if ((r = push_state_new(epoch, &stream_push_ops, NULL, &c->state)) < 0)
 		return r;
 	if ((r = agent_recordings_new(&c->agent_recordings)) < 0)
 		return r;
 	c->tokens = token_cache_new(4096, 60 * 1000, 5 * 1000);
 	c->registry = metrics_registry_new();
-	c->validity = json_object();
 	c->records = pod_records_new();
-	c->written = json_object();
 	c->policies = kube_informer_new("bulwarkpolicies");
 	c->pods = kube_informer_new("pods");
 	c->namespaces = kube_informer_new("namespaces");
 	struct workqueue_options qo = {.name = "controller", .qps = -1};
 	c->queue = workqueue_new(&qo);
-	if (!c->tokens || !c->registry || !c->validity || !c->records || !c->written ||
-	    !c->policies || !c->pods || !c->namespaces || !c->queue)
+	if (!c->tokens || !c->registry || !c->records || !c->policies || !c->pods ||
+	    !c->namespaces || !c->queue)
 		return -ENOMEM;
-	if ((r = register_metrics(c)) < 0)
+	if ((r = policy_store_new(&c->store)) < 0 ||
+	    (r = metrics_add_collector(c->registry, collect, c)) < 0)
 		return r;
-
-	if ((r = policy_cache_new(4096, &c->cache)) < 0)
+	struct reconciler_config rc = {
+		.pods = c->pods,
+		.policies = c->policies,
+		.store = c->store,
+		.state = c->state,
+		.records = c->records,
+		.registry = c->registry,
+		.changed = status_changed,
+		.policy_gone = policy_gone,
+		.userdata = c,
+	};
+	if ((r = reconciler_new(&rc, &c->reconciler)) < 0)
+		return r;
+	static const struct stream_ops sops = {
+		.serving = serving, .prepare_snapshot = prepare_snapshot, .acked = status_changed};
+	struct stream_config sc = {
+		.state = c->state,
+		.recordings = c->agent_recordings,
+		.client = c->client,
+		.tokens = c->tokens,
+		.service_account_user = c->service_account_user,
+		.registry = c->registry,
+		.heartbeat_s = c->cfg.heartbeat_s,
+		.queue_max = c->cfg.stream_queue_max,
+		.ops = &sops,
+		.userdata = c,
+	};
+	if ((r = stream_server_new(&sc, &c->streams)) < 0)
 		return r;
 
 	if ((r = kube_informer_add_index(c->policies, "namespace", kube_index_by_namespace, NULL)) <
@@ -323,7 +324,9 @@ static int setup(struct controller *c)
 		.on_add = policy_added, .on_update = policy_updated, .on_delete = policy_deleted};
 	static const struct kube_handler_ops pod_ops = {
 		.on_add = pod_added, .on_update = pod_updated, .on_delete = pod_deleted};
-	if ((r = kube_informer_add_handler(c->policies, &policy_ops, c)) < 0 ||
+	/* The store first: a reconcile our handler enqueues must find the policy it is about. */
+	if ((r = policy_store_attach(c->store, c->policies)) < 0 ||
+	    (r = kube_informer_add_handler(c->policies, &policy_ops, c)) < 0 ||
 	    (r = kube_informer_add_handler(c->pods, &pod_ops, c)) < 0)
 		return r;
 	if ((r = reflector(c, &BULWARK_RES_POLICIES, c->policies, cache_trim_policy,
@@ -337,7 +340,8 @@ static int setup(struct controller *c)
 	return 0;
 }
 
-static int start_servers(struct controller *c, struct httpd **ret_main, struct httpd **ret_metrics)
+static int start_servers(struct controller *c, const struct daemon_health *health,
+			 struct httpd **ret_main, struct httpd **ret_metrics)
 {
 	struct httpd_config hc = {
 		.address = c->cfg.listen_address,
@@ -354,10 +358,8 @@ static int start_servers(struct controller *c, struct httpd **ret_main, struct h
 		log_error(r, "cannot set up the push-stream server (certificate and key?)");
 		return r;
 	}
-	if ((r = stream_routes(*ret_main, c)) < 0 ||
-	    (r = httpd_route(*ret_main, "GET", "/healthz", on_healthz, c)) < 0 ||
-	    (r = httpd_route(*ret_main, "GET", "/readyz", on_readyz, c)) < 0 ||
-	    (r = httpd_route(*ret_main, "GET", "/metrics", on_metrics, c)) < 0)
+	if ((r = stream_server_routes(c->streams, *ret_main)) < 0 ||
+	    (r = daemon_health_routes(*ret_main, health)) < 0)
 		return r;
 	if ((r = httpd_start(*ret_main)) < 0) {
 		log_error(r, "cannot listen for agents", "address", c->cfg.listen_address, "port",
@@ -373,9 +375,7 @@ static int start_servers(struct controller *c, struct httpd **ret_main, struct h
 				  .threads = 2,
 				  .threading = HTTPD_THREAD_POOL};
 	if ((r = httpd_new(&mc, ret_metrics)) < 0 ||
-	    (r = httpd_route(*ret_metrics, "GET", "/metrics", on_metrics, c)) < 0 ||
-	    (r = httpd_route(*ret_metrics, "GET", "/healthz", on_healthz, c)) < 0 ||
-	    (r = httpd_route(*ret_metrics, "GET", "/readyz", on_readyz, c)) < 0 ||
+	    (r = daemon_health_routes(*ret_metrics, health)) < 0 ||
 	    (r = httpd_start(*ret_metrics)) < 0) {
 		log_error(r, "cannot serve metrics", "address", c->cfg.metrics_address, "port",
 			  LOG_INT(c->cfg.metrics_port));
@@ -388,10 +388,10 @@ static int start_servers(struct controller *c, struct httpd **ret_main, struct h
 
 static void teardown(struct controller *c)
 {
-	json_decref(c->validity);
+	c->streams = stream_server_free(c->streams);
+	c->reconciler = reconciler_free(c->reconciler);
 	pod_records_free(c->records);
-	json_decref(c->written);
-	policy_cache_free(c->cache);
+	policy_store_free(c->store);
 	workqueue_free(c->queue);
 	kube_informer_free(c->policies);
 	kube_informer_free(c->pods);
@@ -402,10 +402,6 @@ static void teardown(struct controller *c)
 	metrics_registry_free(c->registry);
 	kube_client_free(c->client);
 	kube_config_free(c->kube_cfg);
-	pthread_mutex_destroy(&c->validity_lock);
-	pthread_mutex_destroy(&c->cache_lock);
-	pthread_mutex_destroy(&c->status_lock);
-	pthread_cond_destroy(&c->status_cond);
 }
 
 int controller_run(const struct controller_config *cfg, volatile sig_atomic_t *stop)
@@ -425,28 +421,38 @@ int controller_run(const struct controller_config *cfg, volatile sig_atomic_t *s
 	snprintf(c->service_account_user, sizeof(c->service_account_user),
 		 "system:serviceaccount:%s:%s", c->cfg.agent_namespace,
 		 c->cfg.agent_service_account);
-	pthread_mutex_init(&c->validity_lock, NULL);
-	pthread_mutex_init(&c->cache_lock, NULL);
-	pthread_mutex_init(&c->status_lock, NULL);
-	pthread_cond_init(&c->status_cond, NULL);
 
 	struct httpd *server = NULL, *metrics = NULL;
+	struct daemon_health health = {.ready = ready, .userdata = c};
 	struct recordings_api *api = NULL;
-	pthread_t loop_tid, status_tid;
-	bool loop_running = false, status_running = false;
+	pthread_t loop_tid;
+	bool loop_running = false;
 	int r = setup(c);
 	if (r < 0)
 		goto out;
-	if ((r = workqueue_run_workers(c->queue, c->cfg.workers, controller_reconcile, c,
-				       &c->workers)) < 0)
+	health.registry = c->registry;
+	if ((r = workqueue_run_workers(c->queue, c->cfg.workers, reconciler_reconcile,
+				       c->reconciler, &c->workers)) < 0)
 		goto out;
 	if ((r = -pthread_create(&loop_tid, NULL, loop_thread, c)) < 0)
 		goto out;
 	loop_running = true;
-	if ((r = -pthread_create(&status_tid, NULL, controller_status_thread, c)) < 0)
+	struct status_writer_config wc = {
+		.client = c->client,
+		.server = c->kube_cfg->server,
+		.policies = c->policies,
+		.store = c->store,
+		.records = c->records,
+		.state = c->state,
+		.registry = c->registry,
+		.identity = c->cfg.identity,
+		.qps = c->cfg.status_qps,
+		.serving = serving,
+		.userdata = c,
+	};
+	if ((r = status_writer_start(&wc, &c->status)) < 0)
 		goto out;
-	status_running = true;
-	if ((r = start_servers(c, &server, &metrics)) < 0)
+	if ((r = start_servers(c, &health, &server, &metrics)) < 0)
 		goto out;
 	if (c->cfg.api_address && (r = recordings_api_start(c, &api)) < 0)
 		goto out;
@@ -475,7 +481,7 @@ int controller_run(const struct controller_config *cfg, volatile sig_atomic_t *s
 			log_info(0, "caches synced", "policies",
 				 LOG_INT(kube_informer_count(c->policies)), "pods",
 				 LOG_INT(kube_informer_count(c->pods)));
-			controller_status_changed(c);
+			status_changed(c);
 		}
 		struct timespec ts = {.tv_nsec = 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
@@ -490,16 +496,14 @@ out:
 	atomic_store(&c->stopping, true);
 	if (c->state)
 		push_state_detach_all(c->state);
+	stream_server_stop(c->streams);
 	api = recordings_api_free(api);
 	server = httpd_free(server);
 	metrics = httpd_free(metrics);
 	if (c->queue)
 		workqueue_shut_down(c->queue);
 	c->workers = workqueue_workers_join(c->workers);
-	if (status_running) {
-		controller_status_changed(c);
-		pthread_join(status_tid, NULL);
-	}
+	c->status = status_writer_free(c->status);
 	if (loop_running) {
 		kube_loop_stop(c->loop);
 		pthread_join(loop_tid, NULL);
