@@ -15,6 +15,7 @@
 #include "controller/policy_status.h"
 #include "controller/push_state.h"
 #include "kube/client.h"
+#include "kube/hashtab.h"
 #include "kube/informer.h"
 #include "kube/loop.h"
 #include "kube/object.h"
@@ -35,8 +36,52 @@ struct status_writer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool dirty;
-	json_t *written; /* policy key → {"rv", "status"}: the status we last wrote */
+	struct hashtab written; /* of struct written, by policy key */
 };
+
+/* The status we last wrote for a policy, and the resourceVersion it was written over. */
+struct written {
+	char key[POLICY_KEY_MAX];
+	char rv[64];
+	json_t *status;
+};
+
+static bool written_eq(const void *item, const void *key)
+{
+	return strcmp(((const struct written *)item)->key, key) == 0;
+}
+
+static void written_free(struct written *e)
+{
+	if (e) {
+		json_decref(e->status);
+		free(e);
+	}
+}
+
+/* With the lock held. The status policy key has now, given the cached rv: ours until the
+ * cache shows our write. New reference. */
+static json_t *last_status(struct status_writer *w, const char *key, const char *rv,
+			   const json_t *cached)
+{
+	const struct written *e = hashtab_get(&w->written, hashtab_hash_str(key), key, written_eq);
+	return json_incref(e && strcmp(e->rv, rv) == 0 ? e->status : (json_t *)cached);
+}
+
+/* With the lock held. Failing to remember only costs a redundant write later. */
+static void remember(struct status_writer *w, const char *key, const char *rv, json_t *status)
+{
+	uint64_t h = hashtab_hash_str(key);
+	written_free(hashtab_remove(&w->written, h, key, written_eq));
+	struct written *e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	snprintf(e->rv, sizeof(e->rv), "%s", rv);
+	e->status = json_incref(status);
+	if (hashtab_put(&w->written, h, e) < 0)
+		written_free(e);
+}
 
 /* The status to write for policy now (new reference), or NULL. nodes is this policy's entry of
  * push_state_policy_nodes(), matched its {"pods","errors"} from the pod records, old_status
@@ -176,12 +221,7 @@ static bool write_statuses(struct status_writer *w, struct bucket *b)
 		/* Until the cache shows our last write, that write is the status to compare
 		 * with (and to keep transition times from). */
 		pthread_mutex_lock(&w->lock);
-		json_t *last = json_object_get(w->written, key);
-		json_t *old = json_incref(
-			last && strcmp(json_string_value(json_object_get(last, "rv")) ?: "", rv) ==
-						0
-				? json_object_get(last, "status")
-				: json_object_get(policy, "status"));
+		json_t *old = last_status(w, key, rv, json_object_get(policy, "status"));
 		pthread_mutex_unlock(&w->lock);
 		json_t *status = policy_status(w, policy, json_object_get(nodes, key),
 					       json_object_get(matched, key), old, now);
@@ -206,8 +246,7 @@ static bool write_statuses(struct status_writer *w, struct bucket *b)
 		metric_add(w->writes, (const char *[]){r < 0 ? "error" : "written"}, 1);
 		if (r == 0) {
 			pthread_mutex_lock(&w->lock);
-			json_object_set_new(w->written, key,
-					    json_pack("{s:s,s:O}", "rv", rv, "status", status));
+			remember(w, key, rv, status);
 			pthread_mutex_unlock(&w->lock);
 			const json_t *deg = find_condition(status, "Degraded");
 			if (condition_is(status, "Degraded", "True", NULL) &&
@@ -245,7 +284,7 @@ void status_writer_changed(struct status_writer *w)
 void status_writer_forget(struct status_writer *w, const char *key)
 {
 	pthread_mutex_lock(&w->lock);
-	json_object_del(w->written, key);
+	written_free(hashtab_remove(&w->written, hashtab_hash_str(key), key, written_eq));
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -286,7 +325,10 @@ static void *status_thread(void *arg)
 
 static void destroy(struct status_writer *w)
 {
-	json_decref(w->written);
+	struct written *e;
+	for (size_t pos = 0; (e = hashtab_next(&w->written, &pos));)
+		written_free(e);
+	hashtab_free(&w->written);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
@@ -301,12 +343,10 @@ int status_writer_start(const struct status_writer_config *cfg, struct status_wr
 	w->cfg = *cfg;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	w->written = json_object();
 	w->writes = metrics_register(cfg->registry, METRIC_COUNTER,
 				     "bulwark_controller_status_writes_total",
 				     "BulwarkPolicy status writes.", result, NULL, 0);
-	int r = !w->written || !w->writes ? -ENOMEM
-					  : -pthread_create(&w->thread, NULL, status_thread, w);
+	int r = !w->writes ? -ENOMEM : -pthread_create(&w->thread, NULL, status_thread, w);
 	if (r < 0) {
 		destroy(w);
 		return r;
