@@ -14,9 +14,9 @@
 
 #include "cleanup.h"
 #include "cli.h"
-#include "controller/agent_recordings.h"
+#include "controller/recordings/agent_recordings.h"
 #include "controller/cache_trim.h"
-#include "controller/recordings_api.h"
+#include "controller/recordings/recordings_api.h"
 #include "controller/status_writer.h"
 #include "controller/stream.h"
 #include "daemon/health.h"

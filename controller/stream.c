@@ -11,7 +11,7 @@
 
 #include "cleanup.h"
 #include "controller/agent_auth.h"
-#include "controller/agent_recordings.h"
+#include "controller/recordings/agent_recordings.h"
 #include "httpd.h"
 #include "kube/loop.h"
 #include "log.h"

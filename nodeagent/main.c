@@ -21,15 +21,15 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "nodeagent/cgroup_watch.h"
-#include "nodeagent/exec_applier.h"
-#include "nodeagent/flow_log.h"
-#include "nodeagent/netpolicy.h"
-#include "nodeagent/network_applier.h"
+#include "nodeagent/exec/exec_applier.h"
+#include "nodeagent/net/flow_log.h"
+#include "nodeagent/net/net_loader.h"
+#include "nodeagent/net/net_applier.h"
 #include "nodeagent/probes.h"
-#include "nodeagent/recordings_server.h"
-#include "nodeagent/seccomp_applier.h"
+#include "nodeagent/exec/recordings_server.h"
+#include "nodeagent/seccomp/seccomp_applier.h"
 #include "nodeagent/stream_client.h"
-#include "nodeagent/container_name.h"
+#include "nodeagent/exec/container_name.h"
 #include "nodeagent/sync.h"
 #include "seccomp/store.h"
 
@@ -136,7 +136,7 @@ struct agent {
 
 	struct agent_sync *sync;
 	struct seccomp_applier *seccomp;
-	struct network_applier *network;
+	struct net_applier *network;
 	struct exec_applier *exec;
 	struct kube_config *kube_config;
 	struct kube_client *kube;
@@ -169,7 +169,7 @@ static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
 	const char *type = ev->type == CGROUP_EVENT_ADDED ? "added" : "removed";
 	metric_add(a->cgroup_events, (const char *[]){type}, 1);
 	if (a->network)
-		network_applier_cgroup_event(a->network, ev);
+		net_applier_cgroup_event(a->network, ev);
 	if (a->exec)
 		exec_applier_cgroup_event(a->exec, ev);
 	log_info(3, "pod cgroup event", "event", type, "pod", ev->id.pod_uid, "container",
@@ -185,7 +185,7 @@ static void *watch_thread(void *arg)
 	while (!*daemon_stop_flag()) {
 		struct pollfd p = {.fd = cgroup_watch_fd(a->watch), .events = POLLIN};
 		/* The same thread drains the network flow log a few times a second. */
-		if (a->network && network_applier_drain_flows(a->network, flow_log) < 0)
+		if (a->network && net_applier_drain_flows(a->network, flow_log) < 0)
 			log_info(2, "reading network flow events failed");
 		if (poll(&p, 1, 250) > 0) {
 			int r = cgroup_watch_process(a->watch);
@@ -405,7 +405,7 @@ static int cleanup(struct agent *a)
 		log_error(r, "removing seccomp profiles failed", "root", path);
 		failures++;
 	}
-	r = netpolicy_loader_cleanup_all(a->bpffs);
+	r = net_loader_cleanup_all(a->bpffs);
 	if (r < 0 && r != -ENOENT) {
 		log_error(r, "removing the network programs and pins failed", "bpffs", a->bpffs);
 		failures++;
@@ -557,9 +557,9 @@ static int setup_appliers(struct agent *a)
 	}
 	struct applier ops = seccomp_applier_ops(a->seccomp);
 	agent_sync_add_applier(a->sync, &ops);
-	if ((r = network_applier_new(a->cgroup_root, a->bpffs, 1024, &a->network)) < 0)
+	if ((r = net_applier_new(a->cgroup_root, a->bpffs, 1024, &a->network)) < 0)
 		return r;
-	ops = network_applier_ops(a->network);
+	ops = net_applier_ops(a->network);
 	agent_sync_add_applier(a->sync, &ops);
 	if ((r = open_kube_client(a)) < 0)
 		return r;
@@ -604,7 +604,7 @@ static int setup_metrics(struct agent *a, struct httpd **ret)
 				 (const char *[]){"event", NULL}, NULL, 0);
 	metrics_add_collector(a->metrics, collect_agent_metrics, a);
 	if (a->network)
-		metrics_add_collector(a->metrics, network_applier_collect, a->network);
+		metrics_add_collector(a->metrics, net_applier_collect, a->network);
 	if (a->exec)
 		metrics_add_collector(a->metrics, exec_applier_collect, a->exec);
 	int r = start_metrics_server(a, ret);
@@ -647,7 +647,7 @@ static void agent_free(struct agent *a)
 {
 	cgroup_watch_free(a->watch);
 	seccomp_applier_free(a->seccomp);
-	network_applier_free(a->network);
+	net_applier_free(a->network);
 	exec_applier_free(a->exec);
 	kube_client_free(a->kube);
 	kube_config_free(a->kube_config);

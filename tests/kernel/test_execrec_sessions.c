@@ -28,8 +28,8 @@
 
 #include "buf.h"
 #include "nodeagent/cgroup_watch.h"
-#include "nodeagent/container_name.h"
-#include "nodeagent/execrec.h"
+#include "nodeagent/exec/container_name.h"
+#include "nodeagent/exec/execrec.h"
 #include "recording/cast.h"
 #include "recording/recording.h"
 

@@ -1,7 +1,7 @@
 /* Translation of a compiled network policy (netpolicy.h) into the entries of the BPF maps
- * (include/netpolicy_abi.h): a pure function, so what the kernel enforces can be checked
- * without a kernel. netpolicy_entries_verdict() evaluates a packet over the entries exactly as
- * bpf/netpolicy.bpf.c does.
+ * (nodeagent/net/net_abi.h): a pure function, so what the kernel enforces can be checked
+ * without a kernel. net_entries_verdict() evaluates a packet over the entries exactly as
+ * nodeagent/net/net.bpf.c does.
  *
  * CIDR trie: rules that share (action, audit, protocol, ports) form a class (one bit). Every
  * distinct prefix P among all cidrs and excepts gets the bitmap of classes having a rule that
@@ -17,41 +17,40 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "netpolicy_abi.h"
+#include "nodeagent/net/net_abi.h"
 
-struct netpolicy_prefix_entry {
+struct net_prefix_entry {
 	uint8_t family; /* 4 or 6 */
 	uint8_t prefixlen;
 	uint8_t addr[16];
 	uint64_t classes;
 };
 
-struct netpolicy_port_entry {
+struct net_port_entry {
 	uint8_t proto;	   /* IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP */
 	uint8_t prefixlen; /* 0..16 */
 	uint16_t port;	   /* first port of the prefix, host order */
 	uint64_t classes;
 };
 
-struct netpolicy_dir_entries {
+struct net_dir_entries {
 	struct np_dir_rules rules;
-	struct netpolicy_prefix_entry *prefixes;
+	struct net_prefix_entry *prefixes;
 	size_t n_prefixes;
-	struct netpolicy_port_entry *ports;
+	struct net_port_entry *ports;
 	size_t n_ports;
 };
 
-struct netpolicy_entries {
-	struct netpolicy_dir_entries dir[NP_DIRECTIONS];
+struct net_entries {
+	struct net_dir_entries dir[NP_DIRECTIONS];
 };
 
 /* 0, -EINVAL with err naming the field under "network", or -ENOMEM. */
-int netpolicy_entries_build(const json_t *compiled, struct netpolicy_entries *ret,
-			    struct field_error *err);
-void netpolicy_entries_free(struct netpolicy_entries *e);
+int net_entries_build(const json_t *compiled, struct net_entries *ret, struct field_error *err);
+void net_entries_free(struct net_entries *e);
 
 /* The verdict for a packet that opens a connection: family 4 or 6, addr the remote address
  * (IPv4 in the first 4 bytes), proto an IPPROTO_* number, port the destination port. */
-enum np_verdict netpolicy_entries_verdict(const struct netpolicy_entries *e, enum np_direction dir,
-					  uint8_t family, const uint8_t addr[16], uint8_t proto,
-					  uint16_t port);
+enum np_verdict net_entries_verdict(const struct net_entries *e, enum np_direction dir,
+				    uint8_t family, const uint8_t addr[16], uint8_t proto,
+				    uint16_t port);

@@ -1,4 +1,4 @@
-#include "nodeagent/execrec_kube.h"
+#include "nodeagent/exec/execrec_kube.h"
 
 #include <errno.h>
 #include <pthread.h>

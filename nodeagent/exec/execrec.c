@@ -1,5 +1,5 @@
 /* The exec session recorder: BPF loader, session tracker and recording writer glue. */
-#include "nodeagent/execrec.h"
+#include "nodeagent/exec/execrec.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "cleanup.h"
-#include "execrec_abi.h"
+#include "nodeagent/exec/execrec_abi.h"
 #include "fileio.h"
 #include "kube/hashtab.h"
 #include "daemon/libbpf_log.h"

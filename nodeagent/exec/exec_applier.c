@@ -8,9 +8,9 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "nodeagent/container_name.h"
-#include "nodeagent/execrec.h"
-#include "nodeagent/execrec_kube.h"
+#include "nodeagent/exec/container_name.h"
+#include "nodeagent/exec/execrec.h"
+#include "nodeagent/exec/execrec_kube.h"
 
 struct exec_applier {
 	struct exec_applier_opts opts;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Per-pod network policy: one cgroup_skb program per direction, attached once at the pod
  * cgroup root. A packet's pod is the ancestor cgroup of its socket at the pod level; pods no
- * policy selects are not in the pods map and pass untouched. Layouts: include/netpolicy_abi.h. */
+ * policy selects are not in the pods map and pass untouched. Layouts: nodeagent/net/net_abi.h. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#include "netpolicy_abi.h"
+#include "net_abi.h"
 
 #define ETH_P_IP	     0x0800
 #define ETH_P_IPV6	     0x86DD

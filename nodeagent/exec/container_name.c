@@ -1,4 +1,4 @@
-#include "nodeagent/container_name.h"
+#include "nodeagent/exec/container_name.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
  * Everything works with tracepoints alone (some kernels, like this project's CI VM, refuse
  * BPF trampolines and have no kprobes). Where fentry/fexit load, pty_write() is hooked
  * instead of the master's read/write syscalls, which also catches a master held by a process
- * we did not guess. Layouts: include/execrec_abi.h. */
+ * we did not guess. Layouts: nodeagent/exec/execrec_abi.h. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>

@@ -17,7 +17,7 @@
 
 #include <jansson.h>
 
-#include "controller/requestheader.h"
+#include "controller/recordings/requestheader.h"
 #include "metrics.h"
 
 /* Reads the ConfigMap: 0 with the object, -ENOENT when it does not exist, another negative

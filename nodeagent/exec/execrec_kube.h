@@ -20,7 +20,7 @@
 
 #include "bulwark_resources.h"
 #include "kube/client.h"
-#include "nodeagent/execrec.h"
+#include "nodeagent/exec/execrec.h"
 
 #define EXECSESSION_MATCH_BEFORE_S	 60
 #define EXECSESSION_MATCH_AFTER_S	 10

@@ -1,5 +1,5 @@
 /* The agent's recordings listener (recordings_server.h). */
-#include "nodeagent/recordings_server.h"
+#include "nodeagent/exec/recordings_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

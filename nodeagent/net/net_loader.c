@@ -1,4 +1,4 @@
-#include "netpolicy.h"
+#include "nodeagent/net/net_loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -11,27 +11,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bpffs.h"
+#include "nodeagent/bpffs.h"
 #include "canonical.h"
 #include "cleanup.h"
 #include "daemon/libbpf_log.h"
 #include "log.h"
-#include "netpolicy.skel.h"
-#include "netpolicy/entries.h"
+#include "net.skel.h"
+#include "nodeagent/net/net_entries.h"
 
 #define DEFAULT_FLOW_SAMPLE_RATE 1024
 #define DELETE_BATCH		 4096
 
 static const char *const link_pin_names[NP_DIRECTIONS] = {"link_egress", "link_ingress"};
 
-struct netpolicy_loader {
-	struct netpolicy *skel;
+struct net_loader {
+	struct net *skel;
 	struct bpf_link *links[NP_DIRECTIONS];
 	char net_dir[PATH_MAX];
 	int ncpus;
 	struct ring_buffer *flows;
 	int grace_outer, grace_inner; /* see wait_for_readers() */
-	netpolicy_flow_cb flow_cb;
+	net_flow_cb flow_cb;
 	void *flow_userdata;
 	bool pod_slot_used[NP_MAX_PODS];
 	bool ruleset_live[NP_MAX_RULESETS];
@@ -39,7 +39,7 @@ struct netpolicy_loader {
 	uint8_t ruleset_digest[NP_MAX_RULESETS][32];
 };
 
-int netpolicy_cgroup_id(const char *cgroup_dir, uint64_t *ret)
+int net_cgroup_id(const char *cgroup_dir, uint64_t *ret)
 {
 	struct stat st;
 
@@ -87,7 +87,7 @@ static int cgroup_level(const char *cgroup_dir, unsigned *ret)
 	return 0;
 }
 
-static int pin_path(const struct netpolicy_loader *l, const char *name, char out[PATH_MAX])
+static int pin_path(const struct net_loader *l, const char *name, char out[PATH_MAX])
 {
 	if ((size_t)snprintf(out, PATH_MAX, "%s/%s", l->net_dir, name) >= PATH_MAX)
 		return -ENAMETOOLONG;
@@ -95,7 +95,7 @@ static int pin_path(const struct netpolicy_loader *l, const char *name, char out
 }
 
 /* Pinned maps from an agent with another map layout cannot be reused: start over. */
-static int drop_incompatible_pins(struct netpolicy_loader *l)
+static int drop_incompatible_pins(struct net_loader *l)
 {
 	char path[PATH_MAX];
 	struct np_meta m = {0};
@@ -117,7 +117,7 @@ static int drop_incompatible_pins(struct netpolicy_loader *l)
 	return bpffs_prepare_dir(l->net_dir);
 }
 
-static int attach_direction(struct netpolicy_loader *l, enum np_direction dir, int root_fd,
+static int attach_direction(struct net_loader *l, enum np_direction dir, int root_fd,
 			    uint64_t root_id)
 {
 	struct bpf_program *prog = dir == NP_EGRESS ? l->skel->progs.netpolicy_egress
@@ -215,12 +215,11 @@ static bool drop_one(uint32_t ruleset, void *ud)
 
 static bool drop_dead(uint32_t ruleset, void *ud)
 {
-	const struct netpolicy_loader *l = ud;
+	const struct net_loader *l = ud;
 	return ruleset >= NP_MAX_RULESETS || !l->ruleset_live[ruleset];
 }
 
-static int delete_ruleset_entries(struct netpolicy_loader *l, bool (*drop)(uint32_t, void *),
-				  void *ud)
+static int delete_ruleset_entries(struct net_loader *l, bool (*drop)(uint32_t, void *), void *ud)
 {
 	int r = trie_delete_scopes(map_fd(l->skel->maps.cidr4), sizeof(struct np_lpm4_key), drop,
 				   ud);
@@ -235,7 +234,7 @@ static int delete_ruleset_entries(struct netpolicy_loader *l, bool (*drop)(uint3
  * map-in-map makes the kernel wait for an RCU grace period (maybe_wait_bpf_programs), and the
  * programs run under RCU. A packet that read a pod's old value may still look up the old rule
  * set's entries until then, so they are deleted only afterwards. */
-static int wait_for_readers(struct netpolicy_loader *l)
+static int wait_for_readers(struct net_loader *l)
 {
 	uint32_t zero = 0;
 
@@ -244,7 +243,7 @@ static int wait_for_readers(struct netpolicy_loader *l)
 	return 0;
 }
 
-static int grace_maps_create(struct netpolicy_loader *l)
+static int grace_maps_create(struct net_loader *l)
 {
 	l->grace_inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "np_grace_in", 4, 4, 1, NULL);
 	if (l->grace_inner < 0)
@@ -256,7 +255,7 @@ static int grace_maps_create(struct netpolicy_loader *l)
 	return 0;
 }
 
-static int ruleset_release(struct netpolicy_loader *l, uint32_t rid)
+static int ruleset_release(struct net_loader *l, uint32_t rid)
 {
 	struct np_ruleset_info empty = {0};
 
@@ -276,7 +275,7 @@ static int ruleset_release(struct netpolicy_loader *l, uint32_t rid)
 }
 
 /* Rebuilds the bookkeeping from the (possibly adopted) maps and frees what no pod uses. */
-static int adopt_state(struct netpolicy_loader *l, uint64_t root_id)
+static int adopt_state(struct net_loader *l, uint64_t root_id)
 {
 	int pods = map_fd(l->skel->maps.pods), infos = map_fd(l->skel->maps.pod_info);
 	int rulesets = map_fd(l->skel->maps.rulesets), meta = map_fd(l->skel->maps.meta);
@@ -329,10 +328,9 @@ static int adopt_state(struct netpolicy_loader *l, uint64_t root_id)
 	return r;
 }
 
-int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
-			       struct netpolicy_loader **ret)
+int net_loader_open_opts(const struct net_loader_opts *opts, struct net_loader **ret)
 {
-	struct netpolicy_loader *l;
+	struct net_loader *l;
 	struct bpf_map *map;
 	uint64_t root_id = 0;
 	unsigned level = 0;
@@ -346,7 +344,7 @@ int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
 		return -EINVAL;
 
 	libbpf_log_route();
-	r = netpolicy_cgroup_id(opts->cgroup_root, &root_id);
+	r = net_cgroup_id(opts->cgroup_root, &root_id);
 	if (r < 0)
 		return r;
 	r = cgroup_level(opts->cgroup_root, &level);
@@ -379,7 +377,7 @@ int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
 	if (r < 0)
 		goto fail;
 
-	l->skel = netpolicy__open();
+	l->skel = net__open();
 	if (!l->skel) {
 		r = -errno;
 		goto fail;
@@ -398,7 +396,7 @@ int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
 			goto fail;
 	}
 	/* Pinned maps of the same layout are reused here, new ones pinned. */
-	r = netpolicy__load(l->skel);
+	r = net__load(l->skel);
 	if (r < 0)
 		goto fail;
 	r = adopt_state(l, root_id);
@@ -412,22 +410,21 @@ int netpolicy_loader_open_opts(const struct netpolicy_loader_opts *opts,
 	*ret = l;
 	return 0;
 fail:
-	netpolicy_loader_free(l);
+	net_loader_free(l);
 	return r;
 }
 
-int netpolicy_loader_open(const char *bpffs_dir, const char *cgroup_root,
-			  struct netpolicy_loader **ret)
+int net_loader_open(const char *bpffs_dir, const char *cgroup_root, struct net_loader **ret)
 {
-	struct netpolicy_loader_opts opts = {
+	struct net_loader_opts opts = {
 		.bpffs_dir = bpffs_dir,
 		.cgroup_root = cgroup_root,
 		.flow_sample_rate = DEFAULT_FLOW_SAMPLE_RATE,
 	};
-	return netpolicy_loader_open_opts(&opts, ret);
+	return net_loader_open_opts(&opts, ret);
 }
 
-struct netpolicy_loader *netpolicy_loader_free(struct netpolicy_loader *l)
+struct net_loader *net_loader_free(struct net_loader *l)
 {
 	if (!l)
 		return NULL;
@@ -435,7 +432,7 @@ struct netpolicy_loader *netpolicy_loader_free(struct netpolicy_loader *l)
 	/* Closing our link fds leaves the pinned links, and so the programs, attached. */
 	for (int d = 0; d < NP_DIRECTIONS; d++)
 		bpf_link__destroy(l->links[d]);
-	netpolicy__destroy(l->skel);
+	net__destroy(l->skel);
 	if (l->grace_outer >= 0)
 		close(l->grace_outer);
 	if (l->grace_inner >= 0)
@@ -444,7 +441,7 @@ struct netpolicy_loader *netpolicy_loader_free(struct netpolicy_loader *l)
 	return NULL;
 }
 
-int netpolicy_loader_cleanup_all(const char *bpffs_dir)
+int net_loader_cleanup_all(const char *bpffs_dir)
 {
 	char dir[PATH_MAX];
 
@@ -456,17 +453,16 @@ int netpolicy_loader_cleanup_all(const char *bpffs_dir)
 	return r;
 }
 
-static int write_entries(struct netpolicy_loader *l, uint32_t rid,
-			 const struct netpolicy_entries *e)
+static int write_entries(struct net_loader *l, uint32_t rid, const struct net_entries *e)
 {
 	int c4 = map_fd(l->skel->maps.cidr4), c6 = map_fd(l->skel->maps.cidr6);
 	int pf = map_fd(l->skel->maps.ports);
 
 	for (int d = 0; d < NP_DIRECTIONS; d++) {
-		const struct netpolicy_dir_entries *de = &e->dir[d];
+		const struct net_dir_entries *de = &e->dir[d];
 		uint32_t scope = np_scope(rid, (uint32_t)d);
 		for (size_t i = 0; i < de->n_prefixes; i++) {
-			const struct netpolicy_prefix_entry *p = &de->prefixes[i];
+			const struct net_prefix_entry *p = &de->prefixes[i];
 			int r;
 			if (p->family == 4) {
 				struct np_lpm4_key k = {.prefixlen =
@@ -485,7 +481,7 @@ static int write_entries(struct netpolicy_loader *l, uint32_t rid,
 				return errno == E2BIG ? -ENOSPC : -errno;
 		}
 		for (size_t i = 0; i < de->n_ports; i++) {
-			const struct netpolicy_port_entry *p = &de->ports[i];
+			const struct net_port_entry *p = &de->ports[i];
 			struct np_port_key k = {
 				.prefixlen = NP_SCOPE_PREFIXLEN + NP_PORT_PROTO_BITS + p->prefixlen,
 				.scope = scope,
@@ -512,7 +508,7 @@ static int hex_to_digest(const char hex[65], uint8_t out[32])
 
 /* The live rule set holding exactly this compiled policy, or a new one built from it. The
  * caller owns one reference on success. */
-static int ruleset_acquire(struct netpolicy_loader *l, const json_t *compiled,
+static int ruleset_acquire(struct net_loader *l, const json_t *compiled,
 			   struct np_dir_rules ret_dirs[NP_DIRECTIONS], uint32_t *ret,
 			   struct field_error *err)
 {
@@ -545,8 +541,8 @@ static int ruleset_acquire(struct netpolicy_loader *l, const json_t *compiled,
 	if (rid == NP_MAX_RULESETS)
 		return -ENOSPC;
 
-	struct netpolicy_entries e;
-	r = netpolicy_entries_build(compiled, &e, err);
+	struct net_entries e;
+	r = net_entries_build(compiled, &e, err);
 	if (r < 0)
 		return r;
 	r = write_entries(l, rid, &e);
@@ -559,7 +555,7 @@ static int ruleset_acquire(struct netpolicy_loader *l, const json_t *compiled,
 			r = -errno;
 		memcpy(ret_dirs, info.dir, sizeof(info.dir));
 	}
-	netpolicy_entries_free(&e);
+	net_entries_free(&e);
 	if (r < 0) {
 		/* No pod points at rid yet: dropping what was written is safe. */
 		delete_ruleset_entries(l, drop_one, &rid);
@@ -574,7 +570,7 @@ static int ruleset_acquire(struct netpolicy_loader *l, const json_t *compiled,
 
 /* Drops the reply-tracking and top-talker entries a previous pod left under this slot, so a
  * new pod inherits neither its connections nor its traffic. */
-static void purge_pod_index(struct netpolicy_loader *l, uint32_t idx)
+static void purge_pod_index(struct net_loader *l, uint32_t idx)
 {
 	const struct {
 		int fd;
@@ -599,7 +595,7 @@ static void purge_pod_index(struct netpolicy_loader *l, uint32_t idx)
 	}
 }
 
-static int pod_slot_acquire(struct netpolicy_loader *l, uint64_t cgroup_id, const char *pod_key,
+static int pod_slot_acquire(struct net_loader *l, uint64_t cgroup_id, const char *pod_key,
 			    uint32_t *ret)
 {
 	struct np_pod_info info = {.cgroup_id = cgroup_id};
@@ -630,7 +626,7 @@ static int pod_slot_acquire(struct netpolicy_loader *l, uint64_t cgroup_id, cons
 	return 0;
 }
 
-static void pod_slot_release(struct netpolicy_loader *l, uint32_t i)
+static void pod_slot_release(struct net_loader *l, uint32_t i)
 {
 	struct np_pod_info empty = {0};
 
@@ -640,8 +636,8 @@ static void pod_slot_release(struct netpolicy_loader *l, uint32_t i)
 	l->pod_slot_used[i] = false;
 }
 
-int netpolicy_apply_pod(struct netpolicy_loader *l, uint64_t cgroup_id, const char *pod_key,
-			const json_t *compiled_network, struct field_error *err)
+int net_apply_pod(struct net_loader *l, uint64_t cgroup_id, const char *pod_key,
+		  const json_t *compiled_network, struct field_error *err)
 {
 	int pods = map_fd(l->skel->maps.pods);
 	struct np_pod old, pod = {0};
@@ -685,7 +681,7 @@ int netpolicy_apply_pod(struct netpolicy_loader *l, uint64_t cgroup_id, const ch
 	return 0;
 }
 
-int netpolicy_remove_pod(struct netpolicy_loader *l, uint64_t cgroup_id)
+int net_remove_pod(struct net_loader *l, uint64_t cgroup_id)
 {
 	int pods = map_fd(l->skel->maps.pods);
 	struct np_pod old;
@@ -698,11 +694,10 @@ int netpolicy_remove_pod(struct netpolicy_loader *l, uint64_t cgroup_id)
 	return ruleset_release(l, old.ruleset);
 }
 
-static int read_counters(struct netpolicy_loader *l, uint32_t pod_index,
-			 struct netpolicy_pod_counters *ret)
+static int read_counters(struct net_loader *l, uint32_t pod_index, struct net_pod_counters *ret)
 {
 	_cleanup_free_ struct np_counter *v = calloc((size_t)l->ncpus, sizeof(*v));
-	struct netpolicy_pod_counters c = {0};
+	struct net_pod_counters c = {0};
 
 	if (!v)
 		return -ENOMEM;
@@ -720,8 +715,7 @@ static int read_counters(struct netpolicy_loader *l, uint32_t pod_index,
 	return 0;
 }
 
-int netpolicy_read_pod_counters(struct netpolicy_loader *l, uint64_t cgroup_id,
-				struct netpolicy_pod_counters *ret)
+int net_read_pod_counters(struct net_loader *l, uint64_t cgroup_id, struct net_pod_counters *ret)
 {
 	struct np_pod pod;
 
@@ -730,13 +724,13 @@ int netpolicy_read_pod_counters(struct netpolicy_loader *l, uint64_t cgroup_id,
 	return read_counters(l, pod.pod_index, ret);
 }
 
-int netpolicy_foreach_pod(struct netpolicy_loader *l, netpolicy_pod_cb cb, void *userdata)
+int net_foreach_pod(struct net_loader *l, net_pod_cb cb, void *userdata)
 {
 	int infos = map_fd(l->skel->maps.pod_info);
 
 	for (uint32_t i = 0; i < NP_MAX_PODS; i++) {
 		struct np_pod_info info;
-		struct netpolicy_pod_counters c;
+		struct net_pod_counters c;
 		if (!l->pod_slot_used[i] || bpf_map_lookup_elem(infos, &i, &info) < 0)
 			continue;
 		info.key[sizeof(info.key) - 1] = '\0';
@@ -752,12 +746,12 @@ int netpolicy_foreach_pod(struct netpolicy_loader *l, netpolicy_pod_cb cb, void 
 
 static int talker_cmp(const void *a, const void *b)
 {
-	const struct netpolicy_talker *x = a, *y = b;
+	const struct net_talker *x = a, *y = b;
 	return (x->bytes < y->bytes) - (x->bytes > y->bytes);
 }
 
-int netpolicy_top_talkers(struct netpolicy_loader *l, uint64_t cgroup_id, size_t n,
-			  struct netpolicy_talker **ret, size_t *ret_n)
+int net_top_talkers(struct net_loader *l, uint64_t cgroup_id, size_t n, struct net_talker **ret,
+		    size_t *ret_n)
 {
 	int fd = map_fd(l->skel->maps.talkers), infos = map_fd(l->skel->maps.pod_info);
 	struct np_talker_key key, next;
@@ -771,7 +765,7 @@ int netpolicy_top_talkers(struct netpolicy_loader *l, uint64_t cgroup_id, size_t
 			return -ENOENT;
 		only = pod.pod_index;
 	}
-	_cleanup_free_ struct netpolicy_talker *all = calloc(NP_TALKER_MAX, sizeof(*all));
+	_cleanup_free_ struct net_talker *all = calloc(NP_TALKER_MAX, sizeof(*all));
 	if (!all)
 		return -ENOMEM;
 	_cleanup_free_ struct np_talker *percpu = calloc((size_t)l->ncpus, sizeof(*percpu));
@@ -789,7 +783,7 @@ int netpolicy_top_talkers(struct netpolicy_loader *l, uint64_t cgroup_id, size_t
 			v.packets += percpu[cpu].packets;
 			v.denied_packets += percpu[cpu].denied_packets;
 		}
-		all[count++] = (struct netpolicy_talker){
+		all[count++] = (struct net_talker){
 			.cgroup_id = key.pod_index, /* resolved below, for the kept ones only */
 			.dir = key.dir,
 			.family = key.family,
@@ -806,7 +800,7 @@ int netpolicy_top_talkers(struct netpolicy_loader *l, uint64_t cgroup_id, size_t
 		count = n;
 
 	/* One allocation: the entries, then their pod keys. */
-	struct netpolicy_talker *out = calloc(1, count * (sizeof(*out) + NP_POD_KEY_MAX) + 1);
+	struct net_talker *out = calloc(1, count * (sizeof(*out) + NP_POD_KEY_MAX) + 1);
 	if (!out)
 		return -ENOMEM;
 	char *keys = (char *)(out + count);
@@ -828,7 +822,7 @@ int netpolicy_top_talkers(struct netpolicy_loader *l, uint64_t cgroup_id, size_t
 
 static int on_flow_event(void *ctx, void *data, size_t size)
 {
-	struct netpolicy_loader *l = ctx;
+	struct net_loader *l = ctx;
 	const struct np_flow_event *e = data;
 	struct np_pod_info info = {0};
 
@@ -837,7 +831,7 @@ static int on_flow_event(void *ctx, void *data, size_t size)
 	uint32_t idx = e->pod_index;
 	if (bpf_map_lookup_elem(map_fd(l->skel->maps.pod_info), &idx, &info) == 0)
 		info.key[sizeof(info.key) - 1] = '\0';
-	struct netpolicy_flow_event f = {
+	struct net_flow_event f = {
 		.ts_ns = e->ts_ns,
 		.cgroup_id = e->cgroup_id,
 		.pod_key = info.key,
@@ -855,8 +849,7 @@ static int on_flow_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-int netpolicy_poll_flows(struct netpolicy_loader *l, int timeout_ms, netpolicy_flow_cb cb,
-			 void *userdata)
+int net_poll_flows(struct net_loader *l, int timeout_ms, net_flow_cb cb, void *userdata)
 {
 	if (!l->flows) {
 		l->flows =
@@ -870,7 +863,7 @@ int netpolicy_poll_flows(struct netpolicy_loader *l, int timeout_ms, netpolicy_f
 	return r == -EINTR ? 0 : r;
 }
 
-int netpolicy_read_stats(struct netpolicy_loader *l, struct netpolicy_stats *ret)
+int net_read_stats(struct net_loader *l, struct net_stats *ret)
 {
 	_cleanup_free_ uint64_t *v = calloc((size_t)l->ncpus, sizeof(*v));
 	uint64_t sum[NP_STATS] = {0};
@@ -883,7 +876,7 @@ int netpolicy_read_stats(struct netpolicy_loader *l, struct netpolicy_stats *ret
 		for (int cpu = 0; cpu < l->ncpus; cpu++)
 			sum[i] += v[cpu];
 	}
-	*ret = (struct netpolicy_stats){
+	*ret = (struct net_stats){
 		.flow_events_lost = sum[NP_STAT_RINGBUF_LOST],
 		.parse_errors = sum[NP_STAT_PARSE_ERRORS],
 		.flow_table_errors = sum[NP_STAT_FLOW_TABLE_ERRORS],

@@ -1,5 +1,5 @@
 /* Agents' recordings endpoints and fetching from them (agent_recordings.h). */
-#include "controller/agent_recordings.h"
+#include "controller/recordings/agent_recordings.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cleanup.h"
 #include "kube/hashtab.h"
+#include "daemon/listen.h"
 #include "log.h"
 #include "recording/recording.h"
 
@@ -30,48 +31,26 @@
 static int parse_url(const char *url, char ret[AGENT_RECORDINGS_URL_MAX], struct field_error *err)
 {
 	static const char field[] = "X-Bulwark-Recordings-URL";
-	const char *p = url;
-	if (strncmp(p, "https://", 8) != 0)
+	if (strncmp(url, "https://", 8) != 0)
 		return field_error_set(err, field, "must be https://IP:PORT");
-	p += 8;
-	char host[INET6_ADDRSTRLEN];
-	const char *colon;
-	bool v6 = *p == '[';
-	if (v6) {
-		const char *close = strchr(p, ']');
-		if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof(host))
-			return field_error_set(err, field, "must be https://[IPv6]:PORT");
-		memcpy(host, p + 1, (size_t)(close - p - 1));
-		host[close - p - 1] = '\0';
-		colon = close + 1;
-	} else {
-		colon = strchr(p, ':');
-		if (!colon || (size_t)(colon - p) >= sizeof(host))
-			return field_error_set(err, field, "must be https://IP:PORT");
-		memcpy(host, p, (size_t)(colon - p));
-		host[colon - p] = '\0';
-	}
-	unsigned char bin[16];
-	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1)
-		return field_error_set(err, field, "'%s' is not an IP address", host);
-	const char *port_s = colon + 1;
-	size_t n = strlen(port_s);
-	unsigned long port = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (port_s[i] < '0' || port_s[i] > '9') {
-			n = 0;
-			break;
-		}
-		port = port * 10 + (unsigned long)(port_s[i] - '0');
-	}
-	if (n == 0 || n > 5 || port == 0 || port > 65535)
-		return field_error_set(err, field, "the port must be 1-65535, nothing after it");
+	/* The agent announces the address it listens on: the listen-flag syntax, less the
+	 * forms that only make sense for listening (every address, any free port). */
+	struct listen_address a;
+	const char *reason = "invalid";
+	if (listen_address_parse(url + 8, &a, &reason) < 0)
+		return field_error_set(err, field, "must be https://IP:PORT: %s", reason);
+	if (url[8] == ':' || a.port == 0)
+		return field_error_set(err, field,
+				       "needs the agent's own IP address and a port 1-65535");
 	/* Canonical form, so one agent address always reads the same in logs and URLs. */
+	unsigned char bin[16];
+	bool v6 = strchr(a.host, ':') != NULL;
 	char canonical[INET6_ADDRSTRLEN];
-	if (!inet_ntop(v6 ? AF_INET6 : AF_INET, bin, canonical, sizeof(canonical)))
-		return field_error_set(err, field, "'%s' is not an IP address", host);
-	snprintf(ret, AGENT_RECORDINGS_URL_MAX, v6 ? "https://[%s]:%lu" : "https://%s:%lu",
-		 canonical, port);
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, a.host, bin) != 1 ||
+	    !inet_ntop(v6 ? AF_INET6 : AF_INET, bin, canonical, sizeof(canonical)))
+		return field_error_set(err, field, "'%s' is not an IP address", a.host);
+	snprintf(ret, AGENT_RECORDINGS_URL_MAX, v6 ? "https://[%s]:%u" : "https://%s:%u", canonical,
+		 a.port);
 	return 0;
 }
 

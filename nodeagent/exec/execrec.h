@@ -1,7 +1,7 @@
-/* The agent's exec session recorder: loads bpf/execrec.bpf.c, is told which pod cgroups
+/* The agent's exec session recorder: loads nodeagent/exec/execrec.bpf.c, is told which pod cgroups
  * record (a BulwarkPolicy with execRecording selects the pod), and turns the kernel's events
  * into one recording per session (lib/recording: asciicast v2, event log, hash chain). It
- * reports each session's start and end to a sink (nodeagent/execrec_kube.h keeps the
+ * reports each session's start and end to a sink (nodeagent/exec/execrec_kube.h keeps the
  * ExecSession objects) and prunes old recordings.
  *
  * Usage: execrec_open(); execrec_add_pod() for every recorded pod as soon as its cgroup exists;

@@ -18,8 +18,8 @@
 #pragma once
 
 #include "controller/controller.h"
-#include "controller/requestheader.h"
-#include "controller/requestheader_reload.h"
+#include "controller/recordings/requestheader.h"
+#include "controller/recordings/requestheader_reload.h"
 #include "httpd.h"
 #include "metrics.h"
 

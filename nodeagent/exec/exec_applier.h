@@ -1,6 +1,6 @@
 /* The exec-recording applier: records exec sessions into the pods whose compiled policy
- * turns execRecording on (nodeagent/execrec.h), names them with their pod, and keeps their
- * ExecSession objects (nodeagent/execrec_kube.h) when the agent has API access.
+ * turns execRecording on (nodeagent/exec/execrec.h), names them with their pod, and keeps their
+ * ExecSession objects (nodeagent/exec/execrec_kube.h) when the agent has API access.
  *
  * The recorder is not thread-safe, so it lives on its own thread (exec_applier_run()); the
  * stream thread and the cgroup watcher only change the wanted set, which that thread

@@ -1,6 +1,6 @@
-/* The contract between bpf/netpolicy.bpf.c and its user space (lib/netpolicy/entries.c builds
- * the map entries, nodeagent/netpolicy.c writes them): map keys, values and limits. Any change
- * to a layout here must bump NP_ABI_VERSION, so an agent never adopts pinned maps it cannot
+/* The contract between nodeagent/net/net.bpf.c and its user space (nodeagent/net/net_entries.c
+ * builds the map entries, nodeagent/net/net_loader.c writes them): map keys, values and limits. Any
+ * change to a layout here must bump NP_ABI_VERSION, so an agent never adopts pinned maps it cannot
  * read. See /work/helpers/NOTES-network.md for why the maps look like this. */
 #pragma once
 

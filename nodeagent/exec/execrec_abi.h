@@ -1,6 +1,7 @@
-/* The contract between bpf/execrec.bpf.c and the agent's recorder (nodeagent/execrec.c): the
- * events in the ring buffer, the session state in the maps, and the limits. Any change to a
- * layout here must bump ER_ABI_VERSION. See /work/helpers/NOTES-exec.md for the design. */
+/* The contract between nodeagent/exec/execrec.bpf.c and the agent's recorder
+ * (nodeagent/exec/execrec.c): the events in the ring buffer, the session state in the maps, and the
+ * limits. Any change to a layout here must bump ER_ABI_VERSION. See /work/helpers/NOTES-exec.md for
+ * the design. */
 #pragma once
 
 #ifndef __VMLINUX_H__

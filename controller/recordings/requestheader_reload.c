@@ -1,4 +1,4 @@
-#include "controller/requestheader_reload.h"
+#include "controller/recordings/requestheader_reload.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-#include "network_applier.h"
+#include "nodeagent/net/net_applier.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,14 +13,14 @@
 #include "kube/hashtab.h"
 #include "log.h"
 #include "metrics.h"
-#include "nodeagent/flow_log.h"
-#include "nodeagent/netpolicy.h"
+#include "nodeagent/net/flow_log.h"
+#include "nodeagent/net/net_loader.h"
 
-struct network_applier {
+struct net_applier {
 	pthread_mutex_t lock;
 	char *cgroup_root, *bpffs_dir;
 	unsigned flow_sample_rate;
-	struct netpolicy_loader *loader;
+	struct net_loader *loader;
 	struct hashtab pods; /* of struct net_pod, by uid */
 };
 
@@ -37,7 +37,7 @@ static bool pod_eq(const void *item, const void *uid)
 	return strcmp(((const struct net_pod *)item)->uid, uid) == 0;
 }
 
-static struct net_pod *pod_get(struct network_applier *n, const char *uid)
+static struct net_pod *pod_get(struct net_applier *n, const char *uid)
 {
 	return uid ? hashtab_get(&n->pods, hashtab_hash_str(uid), uid, pod_eq) : NULL;
 }
@@ -51,7 +51,7 @@ static void pod_free(struct net_pod *p)
 }
 
 /* Stores (or replaces) uid's entry; NULL p removes it. With the lock held. */
-static int pod_put(struct network_applier *n, const char *uid, struct net_pod *p)
+static int pod_put(struct net_applier *n, const char *uid, struct net_pod *p)
 {
 	uint64_t h = hashtab_hash_str(uid);
 	if (p && hashtab_reserve(&n->pods, n->pods.n + 1) < 0)
@@ -75,10 +75,10 @@ static struct net_pod *pod_new(const char *uid, const char *key, const json_t *n
 	return p;
 }
 
-int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned flow_sample_rate,
-			struct network_applier **ret)
+int net_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned flow_sample_rate,
+		    struct net_applier **ret)
 {
-	struct network_applier *n = calloc(1, sizeof(*n));
+	struct net_applier *n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_init(&n->lock, NULL);
@@ -86,19 +86,19 @@ int network_applier_new(const char *cgroup_root, const char *bpffs_dir, unsigned
 	n->cgroup_root = strdup(cgroup_root);
 	n->bpffs_dir = strdup(bpffs_dir);
 	if (!n->cgroup_root || !n->bpffs_dir) {
-		network_applier_free(n);
+		net_applier_free(n);
 		return -ENOMEM;
 	}
 	*ret = n;
 	return 0;
 }
 
-struct network_applier *network_applier_free(struct network_applier *n)
+struct net_applier *net_applier_free(struct net_applier *n)
 {
 	if (!n)
 		return NULL;
 	/* The programs stay attached and the maps pinned: enforcement outlives the agent. */
-	netpolicy_loader_free(n->loader);
+	net_loader_free(n->loader);
 	struct net_pod *p;
 	for (size_t pos = 0; (p = hashtab_next(&n->pods, &pos));)
 		pod_free(p);
@@ -112,7 +112,7 @@ struct network_applier *network_applier_free(struct network_applier *n)
 
 /* Opens the loader on first use: the kubepods cgroup it attaches to is created by the
  * kubelet, which may start after the agent. Called with the lock held. */
-static int ensure_loader(struct network_applier *n)
+static int ensure_loader(struct net_applier *n)
 {
 	if (n->loader)
 		return 0;
@@ -123,10 +123,10 @@ static int ensure_loader(struct network_applier *n)
 		snprintf(path, sizeof(path), "%s/%s", n->cgroup_root, levels[i]);
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 			continue;
-		struct netpolicy_loader_opts o = {.bpffs_dir = n->bpffs_dir,
-						  .cgroup_root = path,
-						  .flow_sample_rate = n->flow_sample_rate};
-		int r = netpolicy_loader_open_opts(&o, &n->loader);
+		struct net_loader_opts o = {.bpffs_dir = n->bpffs_dir,
+					    .cgroup_root = path,
+					    .flow_sample_rate = n->flow_sample_rate};
+		int r = net_loader_open_opts(&o, &n->loader);
 		if (r == 0)
 			log_info(0, "network programs attached", "cgroup", path, "pins",
 				 n->bpffs_dir);
@@ -135,9 +135,9 @@ static int ensure_loader(struct network_applier *n)
 	return -ENOENT;
 }
 
-static int bind_pod(struct network_applier *n, const struct net_pod *p, struct field_error *err)
+static int bind_pod(struct net_applier *n, const struct net_pod *p, struct field_error *err)
 {
-	int r = netpolicy_apply_pod(n->loader, p->cgroup, p->key, p->network, err);
+	int r = net_apply_pod(n->loader, p->cgroup, p->key, p->network, err);
 	if (r == 0)
 		log_info(2, "pod network policy applied", "pod", p->key, "cgroup",
 			 LOG_INT(p->cgroup));
@@ -149,13 +149,13 @@ static const char *pod_field(const json_t *compiled, const char *k)
 	return json_string_value(json_object_get(json_object_get(compiled, "pod"), k));
 }
 
-static void unbind_locked(struct network_applier *n, const char *uid)
+static void unbind_locked(struct net_applier *n, const char *uid)
 {
 	struct net_pod *p = pod_get(n, uid);
 	if (!p)
 		return;
 	if (p->cgroup && n->loader) {
-		int r = netpolicy_remove_pod(n->loader, p->cgroup);
+		int r = net_remove_pod(n->loader, p->cgroup);
 		if (r < 0 && r != -ENOENT)
 			log_error(r, "removing a pod's network policy failed, ignoring", "pod",
 				  uid);
@@ -166,7 +166,7 @@ static void unbind_locked(struct network_applier *n, const char *uid)
 static int apply_pod(void *ctx, const json_t *compiled, const json_t *previous,
 		     struct field_error *err)
 {
-	struct network_applier *n = ctx;
+	struct net_applier *n = ctx;
 	const char *uid = pod_field(compiled, "uid");
 	json_t *net = json_object_get(compiled, "network");
 	pthread_mutex_lock(&n->lock);
@@ -212,7 +212,7 @@ out:
 
 static int remove_pod(void *ctx, const json_t *compiled)
 {
-	struct network_applier *n = ctx;
+	struct net_applier *n = ctx;
 	pthread_mutex_lock(&n->lock);
 	unbind_locked(n, pod_field(compiled, "uid"));
 	pthread_mutex_unlock(&n->lock);
@@ -223,7 +223,7 @@ static int remove_pod(void *ctx, const json_t *compiled)
  * pod and its cgroup so a later change or removal reaches them. */
 static int adopt_pod(void *ctx, const json_t *compiled)
 {
-	struct network_applier *n = ctx;
+	struct net_applier *n = ctx;
 	const char *uid = pod_field(compiled, "uid");
 	json_t *net = json_object_get(compiled, "network");
 	if (!net)
@@ -245,7 +245,7 @@ static int adopt_pod(void *ctx, const json_t *compiled)
 	return r;
 }
 
-struct applier network_applier_ops(struct network_applier *n)
+struct applier net_applier_ops(struct net_applier *n)
 {
 	return (struct applier){
 		.name = "network",
@@ -256,7 +256,7 @@ struct applier network_applier_ops(struct network_applier *n)
 	};
 }
 
-void network_applier_cgroup_event(struct network_applier *n, const struct cgroup_event *ev)
+void net_applier_cgroup_event(struct net_applier *n, const struct cgroup_event *ev)
 {
 	if (ev->id.container_id[0])
 		return; /* the pod cgroup is what the programs key on */
@@ -266,7 +266,7 @@ void network_applier_cgroup_event(struct network_applier *n, const struct cgroup
 		goto out;
 	if (ev->type == CGROUP_EVENT_REMOVED) {
 		if (p->cgroup && n->loader)
-			netpolicy_remove_pod(n->loader, p->cgroup);
+			net_remove_pod(n->loader, p->cgroup);
 		p->cgroup = 0;
 		goto out;
 	}
@@ -283,7 +283,7 @@ out:
 	pthread_mutex_unlock(&n->lock);
 }
 
-static void flow_to_json(const struct netpolicy_flow_event *e, void *userdata)
+static void flow_to_json(const struct net_flow_event *e, void *userdata)
 {
 	static const char *const dirs[] = {"egress", "ingress"};
 	static const char *const verdicts[] = {"allow", "deny", "audit"};
@@ -307,7 +307,7 @@ static void flow_to_json(const struct netpolicy_flow_event *e, void *userdata)
 	}
 }
 
-int network_applier_drain_flows(struct network_applier *n, const char *log_path)
+int net_applier_drain_flows(struct net_applier *n, const char *log_path)
 {
 	pthread_mutex_lock(&n->lock);
 	if (!n->loader) {
@@ -319,7 +319,7 @@ int network_applier_drain_flows(struct network_applier *n, const char *log_path)
 	if (!f) {
 		r = -errno;
 	} else {
-		r = netpolicy_poll_flows(n->loader, 0, flow_to_json, f);
+		r = net_poll_flows(n->loader, 0, flow_to_json, f);
 		fclose(f);
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -333,8 +333,8 @@ struct collect_ctx {
 	int r;
 };
 
-static int collect_pod(uint64_t cgroup_id, const char *pod_key,
-		       const struct netpolicy_pod_counters *c, void *userdata)
+static int collect_pod(uint64_t cgroup_id, const char *pod_key, const struct net_pod_counters *c,
+		       void *userdata)
 {
 	static const char *const dirs[] = {"egress", "ingress"};
 	static const char *const verdicts[] = {"allow", "deny", "audit"};
@@ -357,9 +357,9 @@ static int collect_pod(uint64_t cgroup_id, const char *pod_key,
 	return ctx->r;
 }
 
-int network_applier_collect(struct buf *out, void *userdata)
+int net_applier_collect(struct buf *out, void *userdata)
 {
-	struct network_applier *n = userdata;
+	struct net_applier *n = userdata;
 	struct collect_ctx ctx = {.out = out};
 	pthread_mutex_lock(&n->lock);
 	if (!n->loader)
@@ -371,7 +371,7 @@ int network_applier_collect(struct buf *out, void *userdata)
 		"but an Audit policy would have dropped it).",
 		"counter");
 	if (ctx.r == 0)
-		netpolicy_foreach_pod(n->loader, collect_pod, &ctx);
+		net_foreach_pod(n->loader, collect_pod, &ctx);
 	ctx.metric = "bulwark_pod_network_packets_total";
 	ctx.packets = true;
 	ctx.r = ctx.r
@@ -379,9 +379,9 @@ int network_applier_collect(struct buf *out, void *userdata)
 						"Packets per pod, direction and verdict.",
 						"counter");
 	if (ctx.r == 0)
-		netpolicy_foreach_pod(n->loader, collect_pod, &ctx);
-	struct netpolicy_stats st;
-	if (ctx.r == 0 && netpolicy_read_stats(n->loader, &st) == 0) {
+		net_foreach_pod(n->loader, collect_pod, &ctx);
+	struct net_stats st;
+	if (ctx.r == 0 && net_read_stats(n->loader, &st) == 0) {
 		ctx.r = metrics_write_header(
 			out, "bulwark_network_flow_events_lost_total",
 			"Sampled flow events lost because the ring buffer was full.", "counter");

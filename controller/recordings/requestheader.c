@@ -1,4 +1,4 @@
-#include "controller/requestheader.h"
+#include "controller/recordings/requestheader.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>

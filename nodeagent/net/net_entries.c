@@ -1,4 +1,4 @@
-#include "netpolicy/entries.h"
+#include "nodeagent/net/net_entries.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -94,7 +94,7 @@ static int tag_cmp(const void *a, const void *b)
 /* Depth-first walk over the distinct prefixes (sorted order is trie order), keeping the
  * ancestors on a stack; see entries.h for why each node's bitmap is what a lookup needs. */
 static int build_prefixes(struct builder *b, struct tag *tags, size_t n_tags,
-			  struct netpolicy_dir_entries *out)
+			  struct net_dir_entries *out)
 {
 	struct {
 		size_t first, n;
@@ -118,7 +118,7 @@ static int build_prefixes(struct builder *b, struct tag *tags, size_t n_tags,
 		apply_tags(b, &tags[i], j - i, 1);
 		uint64_t bits = covered_classes(b);
 		if (bits != parent) {
-			struct netpolicy_prefix_entry *e = &out->prefixes[out->n_prefixes++];
+			struct net_prefix_entry *e = &out->prefixes[out->n_prefixes++];
 			e->family = tags[i].c.family;
 			e->prefixlen = tags[i].c.prefixlen;
 			memcpy(e->addr, tags[i].c.addr, sizeof(e->addr));
@@ -150,8 +150,8 @@ static int event_cmp(const void *a, const void *b)
 	return (x->at > y->at) - (x->at < y->at);
 }
 
-static int emit_port_segment(struct netpolicy_dir_entries *out, size_t *cap, uint8_t proto,
-			     uint32_t lo, uint32_t hi, uint64_t classes)
+static int emit_port_segment(struct net_dir_entries *out, size_t *cap, uint8_t proto, uint32_t lo,
+			     uint32_t hi, uint64_t classes)
 {
 	while (lo <= hi) {
 		unsigned k = 0;
@@ -160,23 +160,22 @@ static int emit_port_segment(struct netpolicy_dir_entries *out, size_t *cap, uin
 			k++;
 		if (out->n_ports == *cap) {
 			size_t ncap = *cap ? *cap * 2 : 32;
-			struct netpolicy_port_entry *p = realloc(out->ports, ncap * sizeof(*p));
+			struct net_port_entry *p = realloc(out->ports, ncap * sizeof(*p));
 			if (!p)
 				return -ENOMEM;
 			out->ports = p;
 			*cap = ncap;
 		}
-		out->ports[out->n_ports++] =
-			(struct netpolicy_port_entry){.proto = proto,
-						      .prefixlen = (uint8_t)(16 - k),
-						      .port = (uint16_t)lo,
-						      .classes = classes};
+		out->ports[out->n_ports++] = (struct net_port_entry){.proto = proto,
+								     .prefixlen = (uint8_t)(16 - k),
+								     .port = (uint16_t)lo,
+								     .classes = classes};
 		lo += 1u << k;
 	}
 	return 0;
 }
 
-static int build_ports(const struct builder *b, struct netpolicy_dir_entries *out)
+static int build_ports(const struct builder *b, struct net_dir_entries *out)
 {
 	static const enum netpolicy_protocol with_ports[] = {
 		NETPOLICY_PROTO_TCP, NETPOLICY_PROTO_UDP, NETPOLICY_PROTO_SCTP};
@@ -304,7 +303,7 @@ static int add_tags(const json_t *list, const char *field, uint32_t rule, bool e
 	return 0;
 }
 
-static int build_direction(const json_t *dir, const char *field, struct netpolicy_dir_entries *out,
+static int build_direction(const json_t *dir, const char *field, struct net_dir_entries *out,
 			   struct field_error *err)
 {
 	char f[FIELD_MAX];
@@ -414,7 +413,7 @@ static int build_direction(const json_t *dir, const char *field, struct netpolic
 	return build_ports(&b, out);
 }
 
-void netpolicy_entries_free(struct netpolicy_entries *e)
+void net_entries_free(struct net_entries *e)
 {
 	if (!e)
 		return;
@@ -425,10 +424,9 @@ void netpolicy_entries_free(struct netpolicy_entries *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int netpolicy_entries_build(const json_t *compiled, struct netpolicy_entries *ret,
-			    struct field_error *err)
+int net_entries_build(const json_t *compiled, struct net_entries *ret, struct field_error *err)
 {
-	struct netpolicy_entries e = {0};
+	struct net_entries e = {0};
 	char field[64];
 	int r = 0;
 
@@ -440,14 +438,14 @@ int netpolicy_entries_build(const json_t *compiled, struct netpolicy_entries *re
 				    err);
 	}
 	if (r < 0) {
-		netpolicy_entries_free(&e);
+		net_entries_free(&e);
 		return r;
 	}
 	*ret = e;
 	return 0;
 }
 
-static bool addr_in(const struct netpolicy_prefix_entry *p, uint8_t family, const uint8_t *addr)
+static bool addr_in(const struct net_prefix_entry *p, uint8_t family, const uint8_t *addr)
 {
 	struct cidr outer = {.family = p->family, .prefixlen = p->prefixlen};
 	struct cidr inner = {.family = family, .prefixlen = (uint8_t)cidr_max_prefixlen(family)};
@@ -456,13 +454,13 @@ static bool addr_in(const struct netpolicy_prefix_entry *p, uint8_t family, cons
 	return cidr_contains(&outer, &inner);
 }
 
-/* Mirrors matching_classes() and handle() in bpf/netpolicy.bpf.c, longest-prefix lookups
+/* Mirrors matching_classes() and handle() in nodeagent/net/net.bpf.c, longest-prefix lookups
  * done by scanning. */
-enum np_verdict netpolicy_entries_verdict(const struct netpolicy_entries *e, enum np_direction dir,
-					  uint8_t family, const uint8_t addr[16], uint8_t proto,
-					  uint16_t port)
+enum np_verdict net_entries_verdict(const struct net_entries *e, enum np_direction dir,
+				    uint8_t family, const uint8_t addr[16], uint8_t proto,
+				    uint16_t port)
 {
-	const struct netpolicy_dir_entries *de = &e->dir[dir];
+	const struct net_dir_entries *de = &e->dir[dir];
 	const struct np_dir_rules *d = &de->rules;
 	uint64_t proto_bits = d->any_proto, cidr_bits = 0;
 	int slot = slot_of_number(proto), best = -1;
@@ -470,7 +468,7 @@ enum np_verdict netpolicy_entries_verdict(const struct netpolicy_entries *e, enu
 	if (slot >= 0) {
 		uint64_t port_bits = 0;
 		for (size_t i = 0; i < de->n_ports; i++) {
-			const struct netpolicy_port_entry *p = &de->ports[i];
+			const struct net_port_entry *p = &de->ports[i];
 			uint32_t span = 1u << (16 - p->prefixlen);
 			if (p->proto == proto && port >= p->port && port < p->port + span &&
 			    p->prefixlen > best) {
@@ -482,7 +480,7 @@ enum np_verdict netpolicy_entries_verdict(const struct netpolicy_entries *e, enu
 	}
 	best = -1;
 	for (size_t i = 0; i < de->n_prefixes; i++) {
-		const struct netpolicy_prefix_entry *p = &de->prefixes[i];
+		const struct net_prefix_entry *p = &de->prefixes[i];
 		if (p->prefixlen > best && addr_in(p, family, addr)) {
 			best = p->prefixlen;
 			cidr_bits = p->classes;

@@ -1,4 +1,4 @@
-#include "controller/recordings_api.h"
+#include "controller/recordings/recordings_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 
 #include "bulwark_resources.h"
 #include "cleanup.h"
-#include "controller/agent_recordings.h"
+#include "controller/recordings/agent_recordings.h"
 #include "log.h"
 
 #define GROUP_VERSION	  RECORDINGS_API_GROUP "/" RECORDINGS_API_VERSION
