@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Network filtering cost: loopback TCP throughput (iperf3) and request latency (1-byte TCP
 # request/response loop) for a "pod" holding 0, 100, 10,000 and 100,000 CIDR rules, side by
-# side in one run: no filter, Bulwark (bpf/netpolicy.bpf.c via build/e2e/netpolicy_ctl), and
+# side in one run: no filter, Bulwark (nodeagent/net/net.bpf.c via build/e2e/netpolicy_ctl), and
 # iptables holding the same rules. Everything happens in a network namespace and cgroup of
 # its own, so the host's iptables and cgroups are untouched. Prints ratios against the
 # unfiltered baseline measured in the same run, the per-packet program cost from

@@ -1,15 +1,18 @@
 /* bulwark-controller: watches BulwarkPolicy, Pod and Namespace objects, compiles each pod's
  * policy, pushes it to the node agents and writes each policy's status. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "controller/controller.h"
+#include "controller/run.h"
+#include "daemon/listen.h"
+#include "daemon/signals.h"
 #include "log.h"
+
+#define PROG "bulwark-controller"
 
 static const char usage[] =
 	"Usage: bulwark-controller [OPTIONS]\n"
@@ -53,37 +56,26 @@ static const char usage[] =
 	"  bulwark-controller --kubeconfig ~/.kube/config --listen 127.0.0.1:8443 \\\n"
 	"      --tls-cert server.crt --tls-key server.key -v 2\n";
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
+/* --listen-style flags into ret_addr (allocated) and ret_port. */
+static int listen_flag(const char *flag, const char *value, char **ret_addr, uint16_t *ret_port)
 {
-	stop = 1;
+	struct listen_address a;
+	int r = listen_address_flag(PROG, flag, value, &a);
+	if (r)
+		return r;
+	free(*ret_addr);
+	*ret_addr = strdup(a.host);
+	*ret_port = a.port;
+	return *ret_addr ? 0 : EXIT_FAILURE;
 }
 
-/* "ADDR:PORT", "[v6]:PORT" or ":PORT" (all IPv4 addresses). */
-static int parse_listen(const char *s, char **ret_addr, uint16_t *ret_port)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon)
-		return -EINVAL;
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (*end || end == colon + 1 || port > 65535)
-		return -EINVAL;
-	size_t n = (size_t)(colon - s);
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	char *addr = n ? strndup(s, n) : strdup("0.0.0.0");
-	if (!addr)
-		return -ENOMEM;
-	*ret_addr = addr;
-	*ret_port = (uint16_t)port;
-	return 0;
-}
+/* Strings the configuration points into, freed by the caller. */
+struct owned {
+	char *listen, *metrics, *api, *agent_sa, *identity;
+};
 
-int main(int argc, char **argv)
+/* 0 to run with cfg, or the exit status (0 after --help or --version: -1). */
+static int parse_args(int argc, char **argv, struct controller_config *cfg, struct owned *o)
 {
 	enum {
 		OPT_KUBECONFIG = 0x100,
@@ -117,7 +109,100 @@ int main(int argc, char **argv)
 		{"status-qps", required_argument, NULL, OPT_STATUS_QPS},
 		{0},
 	};
-	const char *prog = "bulwark-controller";
+	int opt, r;
+	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
+		char *end;
+		switch (opt) {
+		case OPT_KUBECONFIG: cfg->kubeconfig = optarg; break;
+		case OPT_LISTEN:
+			if ((r = listen_flag("--listen", optarg, &o->listen, &cfg->listen_port)))
+				return r;
+			break;
+		case OPT_TLS_CERT: cfg->tls_cert = optarg; break;
+		case OPT_TLS_KEY: cfg->tls_key = optarg; break;
+		case OPT_METRICS:
+			if ((r = listen_flag("--metrics-listen", optarg, &o->metrics,
+					     &cfg->metrics_port)))
+				return r;
+			break;
+		case OPT_LEADER: cfg->leader_elect = true; break;
+		case OPT_API:
+			if ((r = listen_flag("--api-listen", optarg, &o->api, &cfg->api_port)))
+				return r;
+			break;
+		case OPT_LEASE_NS: cfg->lease_namespace = optarg; break;
+		case OPT_LEASE_NAME: cfg->lease_name = optarg; break;
+		case OPT_IDENTITY: cfg->identity = optarg; break;
+		case OPT_AGENT_SA: {
+			char *colon = strchr(optarg, ':');
+			if (!colon || colon == optarg || !colon[1] || strchr(colon + 1, ':'))
+				return cli_usage_error(
+					PROG,
+					"--agent-service-account: expected NAMESPACE:NAME, got %s",
+					optarg);
+			free(o->agent_sa);
+			o->agent_sa = strdup(optarg);
+			if (!o->agent_sa)
+				return EXIT_FAILURE;
+			o->agent_sa[colon - optarg] = '\0';
+			cfg->agent_namespace = o->agent_sa;
+			cfg->agent_service_account = o->agent_sa + (colon - optarg) + 1;
+			break;
+		}
+		case OPT_WORKERS: {
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (*end || n < 1 || n > 64)
+				return cli_usage_error(PROG, "--workers: expected 1..64, got %s",
+						       optarg);
+			cfg->workers = (unsigned)n;
+			break;
+		}
+		case OPT_STATUS_QPS:
+			cfg->status_qps = strtod(optarg, &end);
+			if (*end || !(cfg->status_qps > 0) || cfg->status_qps > 10000)
+				return cli_usage_error(
+					PROG,
+					"--status-qps: expected a number in (0, 10000], got %s",
+					optarg);
+			break;
+		default: {
+			r = cli_common_option(opt, optarg, PROG, usage);
+			if (r == 0)
+				return -1;
+			if (r < 0)
+				return r == -ENOENT ? cli_usage_error(PROG, "unknown option") : 2;
+		}
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error(PROG, "unexpected argument: %s", argv[optind]);
+	if (!cfg->tls_cert != !cfg->tls_key)
+		return cli_usage_error(PROG, "--tls-cert and --tls-key go together");
+	if (!o->listen) {
+		o->listen = strdup("0.0.0.0");
+		cfg->listen_port = 8443;
+	}
+	cfg->listen_address = o->listen;
+	cfg->metrics_address = o->metrics;
+	cfg->api_address = o->api;
+	if (o->api && !cfg->tls_cert)
+		return cli_usage_error(PROG, "--api-listen needs --tls-cert and --tls-key: the API "
+					     "server only talks TLS to an aggregated API");
+	if (!cfg->identity) {
+		char host[256] = "bulwark-controller";
+		gethostname(host, sizeof(host) - 1);
+		size_t n = strlen(host) + 24;
+		o->identity = malloc(n);
+		if (!o->identity)
+			return EXIT_FAILURE;
+		snprintf(o->identity, n, "%s-%d", host, (int)getpid());
+		cfg->identity = o->identity;
+	}
+	return o->listen ? 0 : EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
 	struct controller_config cfg = {
 		.lease_namespace = "bulwark-system",
 		.lease_name = "bulwark-controller",
@@ -126,116 +211,20 @@ int main(int argc, char **argv)
 		.workers = 2,
 		.status_qps = 20,
 	};
-	char *listen_addr = NULL, *metrics_addr = NULL, *api_addr = NULL, *agent_sa = NULL,
-	     *identity = NULL;
-	int opt;
-	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
-		char *end;
-		switch (opt) {
-		case OPT_KUBECONFIG: cfg.kubeconfig = optarg; break;
-		case OPT_LISTEN:
-			free(listen_addr);
-			if (parse_listen(optarg, &listen_addr, &cfg.listen_port) < 0)
-				return cli_usage_error(prog, "--listen: expected ADDR:PORT, got %s",
-						       optarg);
-			break;
-		case OPT_TLS_CERT: cfg.tls_cert = optarg; break;
-		case OPT_TLS_KEY: cfg.tls_key = optarg; break;
-		case OPT_METRICS:
-			free(metrics_addr);
-			if (parse_listen(optarg, &metrics_addr, &cfg.metrics_port) < 0)
-				return cli_usage_error(
-					prog, "--metrics-listen: expected ADDR:PORT, got %s",
-					optarg);
-			break;
-		case OPT_LEADER: cfg.leader_elect = true; break;
-		case OPT_API:
-			free(api_addr);
-			if (parse_listen(optarg, &api_addr, &cfg.api_port) < 0)
-				return cli_usage_error(
-					prog, "--api-listen: expected ADDR:PORT, got %s", optarg);
-			break;
-		case OPT_LEASE_NS: cfg.lease_namespace = optarg; break;
-		case OPT_LEASE_NAME: cfg.lease_name = optarg; break;
-		case OPT_IDENTITY: cfg.identity = optarg; break;
-		case OPT_AGENT_SA: {
-			char *colon = strchr(optarg, ':');
-			if (!colon || colon == optarg || !colon[1] || strchr(colon + 1, ':'))
-				return cli_usage_error(
-					prog,
-					"--agent-service-account: expected NAMESPACE:NAME, got %s",
-					optarg);
-			free(agent_sa);
-			agent_sa = strdup(optarg);
-			if (!agent_sa)
-				return EXIT_FAILURE;
-			agent_sa[colon - optarg] = '\0';
-			cfg.agent_namespace = agent_sa;
-			cfg.agent_service_account = agent_sa + (colon - optarg) + 1;
-			break;
-		}
-		case OPT_WORKERS: {
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (*end || n < 1 || n > 64)
-				return cli_usage_error(prog, "--workers: expected 1..64, got %s",
-						       optarg);
-			cfg.workers = (unsigned)n;
-			break;
-		}
-		case OPT_STATUS_QPS:
-			cfg.status_qps = strtod(optarg, &end);
-			if (*end || !(cfg.status_qps > 0) || cfg.status_qps > 10000)
-				return cli_usage_error(
-					prog,
-					"--status-qps: expected a number in (0, 10000], got %s",
-					optarg);
-			break;
-		default: {
-			int r = cli_common_option(opt, optarg, prog, usage);
-			if (r == 0)
-				return EXIT_SUCCESS;
-			if (r < 0)
-				return r == -ENOENT ? cli_usage_error(prog, "unknown option") : 2;
-		}
-		}
+	struct owned o = {0};
+	int r = parse_args(argc, argv, &cfg, &o);
+	if (r == 0) {
+		if (!cfg.tls_cert)
+			log_warn("no --tls-cert/--tls-key: serving agents over plain HTTP, for "
+				 "tests only");
+		r = daemon_signals_init() < 0 || controller_run(&cfg, daemon_stop_flag()) < 0
+			    ? EXIT_FAILURE
+			    : EXIT_SUCCESS;
 	}
-	if (optind < argc)
-		return cli_usage_error(prog, "unexpected argument: %s", argv[optind]);
-	if (!cfg.tls_cert != !cfg.tls_key)
-		return cli_usage_error(prog, "--tls-cert and --tls-key go together");
-	if (!listen_addr) {
-		listen_addr = strdup("0.0.0.0");
-		cfg.listen_port = 8443;
-	}
-	cfg.listen_address = listen_addr;
-	cfg.metrics_address = metrics_addr;
-	cfg.api_address = api_addr;
-	if (api_addr && !cfg.tls_cert)
-		return cli_usage_error(prog, "--api-listen needs --tls-cert and --tls-key: the API "
-					     "server only talks TLS to an aggregated API");
-	if (!cfg.identity) {
-		char host[256] = "bulwark-controller";
-		gethostname(host, sizeof(host) - 1);
-		size_t n = strlen(host) + 24;
-		identity = malloc(n);
-		if (!identity)
-			return EXIT_FAILURE;
-		snprintf(identity, n, "%s-%d", host, (int)getpid());
-		cfg.identity = identity;
-	}
-	if (!cfg.tls_cert)
-		log_warn("no --tls-cert/--tls-key: serving agents over plain HTTP, for tests only");
-
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	int r = controller_run(&cfg, &stop);
-	free(listen_addr);
-	free(metrics_addr);
-	free(api_addr);
-	free(agent_sa);
-	free(identity);
-	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	free(o.listen);
+	free(o.metrics);
+	free(o.api);
+	free(o.agent_sa);
+	free(o.identity);
+	return r < 0 ? EXIT_SUCCESS : r;
 }

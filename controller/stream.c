@@ -1,5 +1,5 @@
 /* Push streams and acknowledgements (stream.h). */
-#include "stream.h"
+#include "controller/stream.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -10,9 +10,12 @@
 #include <time.h>
 
 #include "cleanup.h"
-#include "controller/agent_recordings.h"
+#include "controller/agent_auth.h"
+#include "controller/recordings/agent_recordings.h"
+#include "httpd.h"
 #include "kube/loop.h"
 #include "log.h"
+#include "metrics.h"
 #include "push.h"
 
 /* Queued messages are references to the state's immutable JSON, not serialised copies: a
@@ -31,10 +34,19 @@ enum render_phase {
 	RENDER_PROFILES,
 };
 
+struct stream_server {
+	struct stream_config cfg;
+	atomic_bool stopping;
+	struct metric *streams_total;	     /* {result} */
+	struct metric *acks_total;	     /* {result} */
+	struct metric *token_reviews;	     /* {result} */
+	struct metric *push_latency_seconds; /* from queued to acknowledged */
+};
+
 struct conn {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct controller *c;
+	struct stream_server *s;
 	char node[254];
 	struct queued *head, *tail;
 	size_t queued;
@@ -51,14 +63,7 @@ struct conn {
 	void *profile_iter;
 };
 
-static atomic_uint open_streams;
-
-unsigned stream_open_count(void)
-{
-	return atomic_load(&open_streams);
-}
-
-int stream_send(void *conn, const json_t *msg, uint64_t version, void *userdata)
+static int stream_send(void *conn, const json_t *msg, uint64_t version, void *userdata)
 {
 	struct conn *k = conn;
 	struct queued *q = malloc(sizeof(*q));
@@ -70,12 +75,12 @@ int stream_send(void *conn, const json_t *msg, uint64_t version, void *userdata)
 	int r = 0;
 	if (k->closed) {
 		r = -EPIPE;
-	} else if (k->queued >= k->c->cfg.stream_queue_max) {
+	} else if (k->queued >= k->s->cfg.queue_max) {
 		/* The agent reads slower than we change: drop it rather than queue without
 		 * bound; its reconnect starts from a fresh snapshot. */
 		k->closed = true;
 		r = -ENOBUFS;
-		metric_add(k->c->m.streams_total, (const char *[]){"overflow"}, 1);
+		metric_add(k->s->streams_total, (const char *[]){"overflow"}, 1);
 		log_warn("agent stream overflowed its queue, dropping it", "node", k->node,
 			 "queued", LOG_INT(k->queued));
 	} else {
@@ -97,7 +102,7 @@ int stream_send(void *conn, const json_t *msg, uint64_t version, void *userdata)
 	return r;
 }
 
-void stream_close(void *conn, void *userdata)
+static void stream_close(void *conn, void *userdata)
 {
 	struct conn *k = conn;
 	pthread_mutex_lock(&k->lock);
@@ -173,7 +178,7 @@ static int render_snapshot_piece(struct conn *k)
 static void heartbeat(struct conn *k)
 {
 	buf_printf(&k->out, "{\"type\":\"HEARTBEAT\",\"epoch\":\"%s\",\"version\":%llu}\n",
-		   push_state_epoch(k->c->state), (unsigned long long)k->last_version);
+		   push_state_epoch(k->s->cfg.state), (unsigned long long)k->last_version);
 }
 
 /* Fills k->out with the next bytes to send: a piece of a snapshot, a whole message, or a
@@ -185,12 +190,12 @@ static int conn_fill(struct conn *k)
 		return render_snapshot_piece(k);
 	pthread_mutex_lock(&k->lock);
 	while (!k->head) {
-		if (k->closed || atomic_load(&k->c->stopping)) {
+		if (k->closed || atomic_load(&k->s->stopping)) {
 			pthread_mutex_unlock(&k->lock);
 			return -EPIPE;
 		}
 		uint64_t now = kube_loop_now_ms();
-		uint64_t due = k->last_write_ms + (uint64_t)k->c->cfg.heartbeat_s * 1000;
+		uint64_t due = k->last_write_ms + (uint64_t)k->s->cfg.heartbeat_s * 1000;
 		if (now >= due) {
 			heartbeat(k);
 			pthread_mutex_unlock(&k->lock);
@@ -257,9 +262,9 @@ static void conn_free(void *ctx)
 {
 	struct conn *k = ctx;
 	/* After this no push_state call can reach k: detaching takes the state's lock. */
-	push_state_detach(k->c->state, k->node, k);
-	if (k->c->agent_recordings)
-		agent_recordings_drop(k->c->agent_recordings, k->node, k);
+	push_state_detach(k->s->cfg.state, k->node, k);
+	if (k->s->cfg.recordings)
+		agent_recordings_drop(k->s->cfg.recordings, k->node, k);
 	struct queued *q = k->head;
 	while (q) {
 		struct queued *next = q->next;
@@ -273,41 +278,40 @@ static void conn_free(void *ctx)
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
 	free(k);
-	atomic_fetch_sub(&open_streams, 1);
 }
 
 /* ---- authentication -------------------------------------------------------------------------- */
 
 /* 0 when the request carries a token of the agent ServiceAccount bound to node; otherwise
  * the response is filled (401, 403, 503) and a negative errno returned. */
-static int authenticate(struct controller *c, const struct httpd_request *req, const char *node,
+static int authenticate(struct stream_server *s, const struct httpd_request *req, const char *node,
 			struct httpd_response *resp)
 {
 	const char *token = httpd_request_bearer_token(req);
 	if (!token || !*token) {
-		metric_add(c->m.token_reviews, (const char *[]){"missing"}, 1);
+		metric_add(s->token_reviews, (const char *[]){"missing"}, 1);
 		httpd_respond_error(
 			resp, 401,
 			"missing bearer token (Authorization: Bearer <ServiceAccount token>)");
 		return -EACCES;
 	}
 	struct token_identity id;
-	int r = agent_auth_review(c->client, c->tokens, token, kube_loop_now_ms(), &id);
+	int r = agent_auth_review(s->cfg.client, s->cfg.tokens, token, kube_loop_now_ms(), &id);
 	if (r < 0) {
-		metric_add(c->m.token_reviews, (const char *[]){"error"}, 1);
+		metric_add(s->token_reviews, (const char *[]){"error"}, 1);
 		log_error(r, "TokenReview failed", "node", node);
 		httpd_respond_error(resp, 503, "cannot review the token now: %s", strerror(-r));
 		return r;
 	}
 	char msg[512];
-	r = agent_auth_check(&id, c->service_account_user, node, msg, sizeof(msg));
+	r = agent_auth_check(&id, s->cfg.service_account_user, node, msg, sizeof(msg));
 	if (r < 0) {
-		metric_add(c->m.token_reviews, (const char *[]){"denied"}, 1);
+		metric_add(s->token_reviews, (const char *[]){"denied"}, 1);
 		log_warn("agent refused", "node", node, "user", id.username, "reason", msg);
 		httpd_respond_error(resp, r == -EACCES ? 401 : 403, "%s", msg);
 		return r;
 	}
-	metric_add(c->m.token_reviews, (const char *[]){"allowed"}, 1);
+	metric_add(s->token_reviews, (const char *[]){"allowed"}, 1);
 	return 0;
 }
 
@@ -325,15 +329,15 @@ static bool valid_node_name(const char *node)
 
 static int on_stream(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
-	struct controller *c = ud;
+	struct stream_server *s = ud;
 	const char *node = httpd_request_query(req, "node");
 	if (!node || !valid_node_name(node))
 		return httpd_respond_error(resp, 400, "node: a node name is required (?node=NAME)");
-	if (!controller_serving(c))
+	if (atomic_load(&s->stopping) || !s->cfg.ops->serving(s->cfg.userdata))
 		return httpd_respond_error(resp, 503,
 					   "not serving: this replica is not the leader or has "
 					   "not synced yet");
-	if (authenticate(c, req, node, resp) < 0)
+	if (authenticate(s, req, node, resp) < 0)
 		return 0;
 
 	/* A malformed recordings endpoint only costs this node's recordings, never its
@@ -349,7 +353,7 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 			 "be read through this controller",
 			 "node", node, "field", ep_err.field, "reason", ep_err.reason);
 
-	int r = controller_reconcile_node(c, node);
+	int r = s->cfg.ops->prepare_snapshot(node, s->cfg.userdata);
 	if (r < 0)
 		return httpd_respond_error(resp, 503, "cannot compile the node's policies: %s",
 					   strerror(-r));
@@ -358,22 +362,21 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 		return -ENOMEM;
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
-	k->c = c;
+	k->s = s;
 	buf_init(&k->out, PUSH_LINE_MAX);
 	snprintf(k->node, sizeof(k->node), "%s", node);
 	k->last_write_ms = kube_loop_now_ms();
-	atomic_fetch_add(&open_streams, 1);
-	r = push_state_attach(c->state, node, k, kube_loop_now_ms());
+	r = push_state_attach(s->cfg.state, node, k, kube_loop_now_ms());
 	if (r < 0) {
 		conn_free(k);
-		metric_add(c->m.streams_total, (const char *[]){"error"}, 1);
+		metric_add(s->streams_total, (const char *[]){"error"}, 1);
 		return httpd_respond_error(resp, 500, "cannot build the snapshot: %s",
 					   strerror(-r));
 	}
-	if (ep_r == 0 && c->agent_recordings &&
-	    (r = agent_recordings_set(c->agent_recordings, node, k, &ep)) < 0)
+	if (ep_r == 0 && s->cfg.recordings &&
+	    (r = agent_recordings_set(s->cfg.recordings, node, k, &ep)) < 0)
 		log_error(r, "cannot keep the agent's recordings endpoint", "node", node);
-	metric_add(c->m.streams_total, (const char *[]){"opened"}, 1);
+	metric_add(s->streams_total, (const char *[]){"opened"}, 1);
 	log_info(1, "agent stream opened", "node", node, "recordings", ep_r == 0 ? ep.url : "none");
 	resp->content_type = "application/x-ndjson";
 	resp->stream = (struct httpd_stream){.read = conn_read, .free_ctx = conn_free, .ctx = k};
@@ -382,7 +385,7 @@ static int on_stream(const struct httpd_request *req, struct httpd_response *res
 
 static int on_ack(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
-	struct controller *c = ud;
+	struct stream_server *s = ud;
 	size_t len;
 	const char *body = httpd_request_body(req, &len);
 	json_error_t jerr;
@@ -396,23 +399,23 @@ static int on_ack(const struct httpd_request *req, struct httpd_response *resp, 
 		json_decref(ack);
 		return httpd_respond_error(resp, 400, "node: required");
 	}
-	if (authenticate(c, req, node, resp) < 0) {
+	if (authenticate(s, req, node, resp) < 0) {
 		json_decref(ack);
 		return 0;
 	}
 	struct field_error err = {0};
 	int64_t latency_ms = -1;
-	int r = push_state_ack(c->state, node, ack, kube_loop_now_ms(), &latency_ms, &err);
+	int r = push_state_ack(s->cfg.state, node, ack, kube_loop_now_ms(), &latency_ms, &err);
 	const char *result = json_string_value(json_object_get(ack, "result"));
 	if (r < 0) {
 		char msg[800];
 		json_decref(ack);
-		metric_add(c->m.acks_total, (const char *[]){"invalid"}, 1);
+		metric_add(s->acks_total, (const char *[]){"invalid"}, 1);
 		return httpd_respond_error(resp, 400, "%s",
 					   field_error_str(&err, msg, sizeof(msg)));
 	}
 	bool has_failures = json_array_size(json_object_get(ack, "failed")) > 0;
-	metric_add(c->m.acks_total,
+	metric_add(s->acks_total,
 		   (const char *[]){strcmp(result, "NACK") == 0 ? "nack"
 				    : has_failures		? "ack_with_failures"
 								: "ack"},
@@ -421,16 +424,59 @@ static int on_ack(const struct httpd_request *req, struct httpd_response *resp, 
 		log_warn("agent reported a failure", "node", node, "result", result, "message",
 			 json_string_value(json_object_get(ack, "message")) ?: "");
 	if (latency_ms >= 0)
-		metric_observe(c->m.push_latency_seconds, NULL, (double)latency_ms / 1000.0);
+		metric_observe(s->push_latency_seconds, NULL, (double)latency_ms / 1000.0);
 	json_decref(ack);
-	controller_status_changed(c);
+	if (s->cfg.ops->acked)
+		s->cfg.ops->acked(s->cfg.userdata);
 	return buf_append_str(&resp->body, "{}");
 }
 
-int stream_routes(struct httpd *h, struct controller *c)
+const struct push_state_ops stream_push_ops = {.send = stream_send, .close = stream_close};
+
+int stream_server_new(const struct stream_config *cfg, struct stream_server **ret)
 {
-	int r = httpd_route(h, "GET", "/v1/stream", on_stream, c);
+	static const char *const result[] = {"result", NULL};
+	struct stream_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	struct metrics_registry *m = cfg->registry;
+	s->push_latency_seconds =
+		metrics_register(m, METRIC_HISTOGRAM, "bulwark_controller_push_latency_seconds",
+				 "From a message queued for an agent to its acknowledgement.", NULL,
+				 metrics_latency_buckets, metrics_latency_buckets_n);
+	s->streams_total =
+		metrics_register(m, METRIC_COUNTER, "bulwark_controller_streams_total",
+				 "Agent streams opened, refused or dropped.", result, NULL, 0);
+	s->acks_total = metrics_register(m, METRIC_COUNTER, "bulwark_controller_acks_total",
+					 "Acknowledgements by result.", result, NULL, 0);
+	s->token_reviews =
+		metrics_register(m, METRIC_COUNTER, "bulwark_controller_agent_auth_total",
+				 "Agent requests by authentication outcome.", result, NULL, 0);
+	if (!s->push_latency_seconds || !s->streams_total || !s->acks_total || !s->token_reviews) {
+		free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+int stream_server_routes(struct stream_server *s, struct httpd *h)
+{
+	int r = httpd_route(h, "GET", "/v1/stream", on_stream, s);
 	if (r == 0)
-		r = httpd_route(h, "POST", "/v1/ack", on_ack, c);
+		r = httpd_route(h, "POST", "/v1/ack", on_ack, s);
 	return r;
+}
+
+void stream_server_stop(struct stream_server *s)
+{
+	if (s)
+		atomic_store(&s->stopping, true);
+}
+
+struct stream_server *stream_server_free(struct stream_server *s)
+{
+	free(s);
+	return NULL;
 }

@@ -3,8 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "kube/hashtab.h"
 #include "log.h"
 
 /* kubepods → QoS → pod → container is at most four levels; deeper cgroups (a container's
@@ -22,10 +23,45 @@ struct cgroup_watch {
 	char *root;
 	size_t root_len;
 	int fd;
-	json_t *paths; /* watch descriptor (as a string) → absolute path */
+	struct hashtab dirs; /* of struct watched, by watch descriptor */
 	cgroup_event_fn fn;
 	void *userdata;
 };
+
+/* A directory under watch. */
+struct watched {
+	int wd;
+	char *path; /* absolute */
+};
+
+static uint64_t wd_hash(int wd)
+{
+	return hashtab_hash_ptr((const void *)(uintptr_t)(unsigned)wd);
+}
+
+static bool wd_eq(const void *item, const void *key)
+{
+	return ((const struct watched *)item)->wd == *(const int *)key;
+}
+
+static void watched_free(struct watched *d)
+{
+	if (d) {
+		free(d->path);
+		free(d);
+	}
+}
+
+static const char *watched_path(const struct cgroup_watch *w, int wd)
+{
+	const struct watched *d = hashtab_get(&w->dirs, wd_hash(wd), &wd, wd_eq);
+	return d ? d->path : NULL;
+}
+
+static void forget(struct cgroup_watch *w, int wd)
+{
+	watched_free(hashtab_remove(&w->dirs, wd_hash(wd), &wd, wd_eq));
+}
 
 int cgroup_id_of(const char *path, uint64_t *ret)
 {
@@ -96,9 +132,19 @@ static int add_watch(struct cgroup_watch *w, const char *path)
 		inotify_add_watch(w->fd, path, IN_CREATE | IN_DELETE | IN_ONLYDIR | IN_EXCL_UNLINK);
 	if (wd < 0)
 		return -errno;
-	char key[16];
-	snprintf(key, sizeof(key), "%d", wd);
-	return json_object_set_new(w->paths, key, json_string(path)) < 0 ? -ENOMEM : 0;
+	struct watched *d = calloc(1, sizeof(*d));
+	if (!d || !(d->path = strdup(path))) {
+		watched_free(d);
+		return -ENOMEM;
+	}
+	d->wd = wd;
+	/* The same directory watched again (a rescan) keeps its descriptor. */
+	forget(w, wd);
+	if (hashtab_put(&w->dirs, wd_hash(wd), d) < 0) {
+		watched_free(d);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Watches a directory, then reports and descends into what is already in it; watching
@@ -141,10 +187,9 @@ int cgroup_watch_new(const char *cgroup_root, cgroup_event_fn fn, void *userdata
 		return -ENOMEM;
 	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	w->root = strdup(cgroup_root);
-	w->paths = json_object();
 	w->fn = fn;
 	w->userdata = userdata;
-	if (w->fd < 0 || !w->root || !w->paths) {
+	if (w->fd < 0 || !w->root) {
 		int r = w->fd < 0 ? -errno : -ENOMEM;
 		cgroup_watch_free(w);
 		return r;
@@ -167,7 +212,10 @@ struct cgroup_watch *cgroup_watch_free(struct cgroup_watch *w)
 		return NULL;
 	if (w->fd >= 0)
 		close(w->fd);
-	json_decref(w->paths);
+	struct watched *d;
+	for (size_t pos = 0; (d = hashtab_next(&w->dirs, &pos));)
+		watched_free(d);
+	hashtab_free(&w->dirs);
 	free(w->root);
 	free(w);
 	return NULL;
@@ -215,10 +263,8 @@ int cgroup_watch_process(struct cgroup_watch *w)
 		for (char *p = events; p < events + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
 			p += sizeof(*e) + e->len;
-			char key[16];
-			snprintf(key, sizeof(key), "%d", e->wd);
 			if (e->mask & IN_IGNORED) {
-				json_object_del(w->paths, key);
+				forget(w, e->wd);
 				continue;
 			}
 			if (e->mask & IN_Q_OVERFLOW) {
@@ -227,7 +273,7 @@ int cgroup_watch_process(struct cgroup_watch *w)
 				watch_tree(w, w->root, true);
 				continue;
 			}
-			const char *dir = json_string_value(json_object_get(w->paths, key));
+			const char *dir = watched_path(w, e->wd);
 			if (!dir || !(e->mask & IN_ISDIR) || !e->len)
 				continue;
 			char path[PATH_MAX];

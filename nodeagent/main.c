@@ -5,13 +5,15 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "daemon/health.h"
+#include "daemon/listen.h"
+#include "daemon/signals.h"
 #include "fileio.h"
 #include "httpd.h"
 #include "log.h"
@@ -19,15 +21,15 @@
 #include "kube/client.h"
 #include "kube/config.h"
 #include "nodeagent/cgroup_watch.h"
-#include "nodeagent/exec_applier.h"
-#include "nodeagent/flow_log.h"
-#include "nodeagent/netpolicy.h"
-#include "nodeagent/network_applier.h"
+#include "nodeagent/exec/exec_applier.h"
+#include "nodeagent/net/flow_log.h"
+#include "nodeagent/net/net_loader.h"
+#include "nodeagent/net/net_applier.h"
 #include "nodeagent/probes.h"
-#include "nodeagent/recordings_server.h"
-#include "nodeagent/seccomp_applier.h"
+#include "nodeagent/exec/recordings_server.h"
+#include "nodeagent/seccomp/seccomp_applier.h"
 #include "nodeagent/stream_client.h"
-#include "nodeagent/container_name.h"
+#include "nodeagent/exec/container_name.h"
 #include "nodeagent/sync.h"
 #include "seccomp/store.h"
 
@@ -124,15 +126,17 @@ enum {
 struct agent {
 	const char *node, *controller, *controller_ca, *token_file;
 	const char *cgroup_root, *bpffs, *state_dir, *kubelet_root;
-	const char *metrics_listen, *tls_cert, *tls_key, *simulate_fail;
-	const char *recordings_dir, *kubeconfig, *recordings_listen, *advertise_address;
+	const char *metrics_listen, *recordings_listen, *tls_cert, *tls_key, *simulate_fail;
+	const char *recordings_dir, *kubeconfig, *advertise_address;
+	struct listen_address metrics_addr, recordings_addr;
+	bool recordings_off; /* --recordings-listen off (or "") */
 	const char *runtime_state_dirs;
 	uint64_t recordings_max_age_s, recordings_max_bytes;
 	bool simulate, allow_plain_http, cleanup, exec_hooks_always;
 
 	struct agent_sync *sync;
 	struct seccomp_applier *seccomp;
-	struct network_applier *network;
+	struct net_applier *network;
 	struct exec_applier *exec;
 	struct kube_config *kube_config;
 	struct kube_client *kube;
@@ -140,15 +144,9 @@ struct agent {
 	struct metrics_registry *metrics;
 	struct metric *cgroup_events;
 	struct stream_client_stats stream_stats;
+	struct daemon_health health; /* the metrics server's /healthz, /readyz, /metrics */
 	const struct node_features *features;
 };
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	stopping = 1;
-}
 
 /* --simulate: accepts every pod but the one named by --simulate-fail. */
 static int simulated_apply(void *ctx, const json_t *compiled, const json_t *previous,
@@ -171,7 +169,7 @@ static void on_cgroup_event(const struct cgroup_event *ev, void *userdata)
 	const char *type = ev->type == CGROUP_EVENT_ADDED ? "added" : "removed";
 	metric_add(a->cgroup_events, (const char *[]){type}, 1);
 	if (a->network)
-		network_applier_cgroup_event(a->network, ev);
+		net_applier_cgroup_event(a->network, ev);
 	if (a->exec)
 		exec_applier_cgroup_event(a->exec, ev);
 	log_info(3, "pod cgroup event", "event", type, "pod", ev->id.pod_uid, "container",
@@ -184,10 +182,10 @@ static void *watch_thread(void *arg)
 	char flow_log[4096];
 	snprintf(flow_log, sizeof(flow_log), "%s/flows.jsonl", a->state_dir);
 	cgroup_watch_scan(a->watch);
-	while (!stopping) {
+	while (!*daemon_stop_flag()) {
 		struct pollfd p = {.fd = cgroup_watch_fd(a->watch), .events = POLLIN};
 		/* The same thread drains the network flow log a few times a second. */
-		if (a->network && network_applier_drain_flows(a->network, flow_log) < 0)
+		if (a->network && net_applier_drain_flows(a->network, flow_log) < 0)
 			log_info(2, "reading network flow events failed");
 		if (poll(&p, 1, 250) > 0) {
 			int r = cgroup_watch_process(a->watch);
@@ -201,7 +199,7 @@ static void *watch_thread(void *arg)
 static void *recorder_thread(void *arg)
 {
 	struct agent *a = arg;
-	int r = exec_applier_run(a->exec, &stopping);
+	int r = exec_applier_run(a->exec, daemon_stop_flag());
 	const char *missing = node_features_execrec_missing(a->features);
 	if (r < 0)
 		log_error(r,
@@ -277,14 +275,8 @@ static int collect_agent_metrics(struct buf *out, void *userdata)
 	return r;
 }
 
-static int serve_metrics(const struct httpd_request *req, struct httpd_response *resp, void *ud)
-{
-	struct agent *a = ud;
-	resp->content_type = "text/plain; version=0.0.4";
-	return metrics_render(a->metrics, &resp->body);
-}
-
-static int serve_healthz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+/* /healthz tells what the node can enforce, not just "ok". */
+static int health(void *ud, struct httpd_response *resp)
 {
 	struct agent *a = ud;
 	json_t *features = node_features_to_json(a->features);
@@ -302,14 +294,14 @@ static int serve_healthz(const struct httpd_request *req, struct httpd_response 
 
 /* Ready once the controller's snapshot went through since this process started: until
  * then the node enforces what it persisted, but may lag the cluster. */
-static int serve_readyz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+static bool ready(void *ud, char *reason, size_t size)
 {
 	struct agent *a = ud;
 	struct agent_sync_status st;
 	agent_sync_status(a->sync, &st);
 	if (!st.synced)
-		return httpd_respond_error(resp, 503, "no snapshot from the controller yet");
-	return buf_append_str(&resp->body, "{\"status\":\"ready\"}");
+		snprintf(reason, size, "no snapshot from the controller yet");
+	return st.synced;
 }
 
 /* GET /flows?pod=NS/NAME&limit=N: the newest sampled flows from the flow log, oldest first. */
@@ -334,36 +326,11 @@ static int serve_flows(const struct httpd_request *req, struct httpd_response *r
 	return r;
 }
 
-/* "HOST:PORT" (HOST may be a bracketed IPv6 address) into host and port. */
-static int split_listen(const char *listen, char host[256], uint16_t *ret_port)
-{
-	const char *colon = strrchr(listen, ':');
-	if (!colon)
-		return -EINVAL;
-	const char *h = listen;
-	size_t n = (size_t)(colon - listen);
-	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-		h++;
-		n -= 2;
-	}
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (n >= 256 || *end || end == colon + 1 || port < 0 || port > 65535)
-		return -EINVAL;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	*ret_port = (uint16_t)port;
-	return 0;
-}
-
 static int start_metrics_server(struct agent *a, struct httpd **ret)
 {
-	char host[256];
-	uint16_t port;
-	if (split_listen(a->metrics_listen, host, &port) < 0)
-		return -EINVAL;
+	const char *host = a->metrics_addr.host;
 	struct httpd_config cfg = {.address = host,
-				   .port = port,
+				   .port = a->metrics_addr.port,
 				   .cert_file = a->tls_cert,
 				   .key_file = a->tls_key,
 				   .threads = 2};
@@ -371,11 +338,11 @@ static int start_metrics_server(struct agent *a, struct httpd **ret)
 	int r = httpd_new(&cfg, &h);
 	if (r < 0)
 		return r;
-	httpd_route(h, "GET", "/metrics", serve_metrics, a);
-	httpd_route(h, "GET", "/healthz", serve_healthz, a);
-	httpd_route(h, "GET", "/readyz", serve_readyz, a);
-	httpd_route(h, "GET", "/flows", serve_flows, a);
-	r = httpd_start(h);
+	a->health = (struct daemon_health){
+		.registry = a->metrics, .ready = ready, .health = health, .userdata = a};
+	r = daemon_health_routes(h, &a->health);
+	r = r ?: httpd_route(h, "GET", "/flows", serve_flows, a);
+	r = r ?: httpd_start(h);
 	if (r < 0) {
 		httpd_free(h);
 		return r;
@@ -386,24 +353,14 @@ static int start_metrics_server(struct agent *a, struct httpd **ret)
 	return 0;
 }
 
-static bool recordings_off(const struct agent *a)
-{
-	return !a->recordings_listen || !*a->recordings_listen ||
-	       strcmp(a->recordings_listen, "off") == 0;
-}
-
 /* The recordings listener and what to tell the controller about it. Failing to serve
  * recordings must not stop enforcement: the caller goes on without. */
 static int start_recordings_server(struct agent *a, struct recordings_server **ret,
 				   struct recordings_advert *ret_advert)
 {
-	char host[256];
-	uint16_t port;
-	if (split_listen(a->recordings_listen, host, &port) < 0)
-		return -EINVAL;
 	struct recordings_server_config cfg = {
-		.address = host,
-		.port = port,
+		.address = a->recordings_addr.host,
+		.port = a->recordings_addr.port,
 		.recordings_dir = a->recordings_dir,
 		.state_dir = a->state_dir,
 		.advertise_ip = a->advertise_address ? a->advertise_address : getenv("POD_IP"),
@@ -453,7 +410,7 @@ static int cleanup(struct agent *a)
 		log_error(r, "removing seccomp profiles failed", "root", path);
 		failures++;
 	}
-	r = netpolicy_loader_cleanup_all(a->bpffs);
+	r = net_loader_cleanup_all(a->bpffs);
 	if (r < 0 && r != -ENOENT) {
 		log_error(r, "removing the network programs and pins failed", "bpffs", a->bpffs);
 		failures++;
@@ -569,14 +526,138 @@ static int parse_args(int argc, char **argv, struct agent *a)
 		return cli_usage_error("bulwark-agent",
 				       "--advertise-address: not an IP address: '%s'",
 				       a->advertise_address);
-	char host[256];
-	uint16_t port;
-	if (!recordings_off(a) && split_listen(a->recordings_listen, host, &port) < 0)
-		return cli_usage_error(
-			"bulwark-agent",
-			"--recordings-listen: expected ADDRESS:PORT or off, not '%s'",
-			a->recordings_listen);
-	return 0;
+	int r = listen_address_flag("bulwark-agent", "--metrics-listen", a->metrics_listen,
+				    &a->metrics_addr);
+	a->recordings_off = !*a->recordings_listen || strcmp(a->recordings_listen, "off") == 0;
+	if (r == 0 && !a->recordings_off)
+		r = listen_address_flag("bulwark-agent", "--recordings-listen",
+					a->recordings_listen, &a->recordings_addr);
+	return r;
+}
+
+/* The sync engine and its appliers, in the order a pod is applied: seccomp (the profile must
+ * be on disk before the kubelet starts the container), network, exec recording. */
+static int setup_appliers(struct agent *a)
+{
+	char state_path[4096], seccomp_root[4096];
+	snprintf(state_path, sizeof(state_path), "%s/state.json", a->state_dir);
+	snprintf(seccomp_root, sizeof(seccomp_root), "%s/seccomp", a->kubelet_root);
+	int r = mkdir_p(a->state_dir, 0700);
+	if (r < 0) {
+		log_error(r, "creating the state directory failed", "path", a->state_dir);
+		return r;
+	}
+	if ((r = agent_sync_new(a->node, state_path, &a->sync)) < 0)
+		return r;
+	if (a->simulate)
+		return agent_sync_add_applier(a->sync,
+					      &(struct applier){.name = "simulate",
+								.ctx = (void *)a->simulate_fail,
+								.apply_pod = simulated_apply});
+	r = mkdir_p(seccomp_root, 0755);
+	r = r ?: seccomp_applier_new(seccomp_root, 3600, &a->seccomp);
+	if (r < 0) {
+		log_error(r, "setting up the seccomp profile store failed", "root", seccomp_root);
+		return r;
+	}
+	struct applier ops = seccomp_applier_ops(a->seccomp);
+	agent_sync_add_applier(a->sync, &ops);
+	if ((r = net_applier_new(a->cgroup_root, a->bpffs, 1024, &a->network)) < 0)
+		return r;
+	ops = net_applier_ops(a->network);
+	agent_sync_add_applier(a->sync, &ops);
+	if ((r = open_kube_client(a)) < 0)
+		return r;
+	struct exec_applier_opts eo = {
+		.cgroup_root = a->cgroup_root,
+		.recordings_dir = a->recordings_dir,
+		.runtime_state_dirs = a->runtime_state_dirs,
+		.node = a->node,
+		.client = a->kube,
+		.hooks_always = a->exec_hooks_always,
+		.retention_max_age_s = a->recordings_max_age_s,
+		.retention_max_bytes = a->recordings_max_bytes,
+	};
+	if ((r = exec_applier_new(&eo, &a->exec)) < 0)
+		return r;
+	ops = exec_applier_ops(a->exec);
+	return agent_sync_add_applier(a->sync, &ops);
+}
+
+/* After the appliers: loading the state hands every persisted pod to them (adopt_pod). */
+static void load_state(struct agent *a)
+{
+	int r = agent_sync_load(a->sync);
+	if (r < 0)
+		log_error(r, "the persisted state is unreadable; starting empty and resyncing",
+			  "path", a->state_dir, "file", "state.json");
+	else
+		log_info(0, "adopted the persisted state", "pods",
+			 LOG_INT(agent_sync_pod_count(a->sync)), "version",
+			 LOG_INT(agent_sync_version(a->sync)));
+	json_t *features = node_features_to_json(a->features);
+	agent_sync_set_features(a->sync, features);
+	json_decref(features);
+}
+
+static int setup_metrics(struct agent *a, struct httpd **ret)
+{
+	a->metrics = metrics_registry_new();
+	a->cgroup_events =
+		metrics_register(a->metrics, METRIC_COUNTER, "bulwark_agent_cgroup_events_total",
+				 "Pod and container cgroups seen appearing and disappearing.",
+				 (const char *[]){"event", NULL}, NULL, 0);
+	metrics_add_collector(a->metrics, collect_agent_metrics, a);
+	if (a->network)
+		metrics_add_collector(a->metrics, net_applier_collect, a->network);
+	if (a->exec)
+		metrics_add_collector(a->metrics, exec_applier_collect, a->exec);
+	int r = start_metrics_server(a, ret);
+	if (r < 0)
+		log_error(r, "serving metrics failed", "listen", a->metrics_listen);
+	return r;
+}
+
+/* Where auditors read this node's recordings, announced on the push stream; NULL without. */
+static const struct recordings_advert *
+setup_recordings(struct agent *a, struct recordings_server **ret, struct recordings_advert *advert)
+{
+	if (a->recordings_off)
+		return NULL;
+	int r = start_recordings_server(a, ret, advert);
+	if (r < 0 && r != -ENOENT)
+		log_error(r,
+			  "serving recordings failed; auditors cannot read this node's "
+			  "recordings, everything else keeps working",
+			  "listen", a->recordings_listen);
+	return r == 0 ? advert : NULL;
+}
+
+static bool start_watcher(struct agent *a, pthread_t *ret)
+{
+	if (a->simulate)
+		return false;
+	int r = cgroup_watch_new(a->cgroup_root, on_cgroup_event, a, &a->watch);
+	if (r < 0) {
+		log_error(r,
+			  "watching pod cgroups failed; new pods are noticed only through "
+			  "the controller",
+			  "root", a->cgroup_root);
+		return false;
+	}
+	return pthread_create(ret, NULL, watch_thread, a) == 0;
+}
+
+static void agent_free(struct agent *a)
+{
+	cgroup_watch_free(a->watch);
+	seccomp_applier_free(a->seccomp);
+	net_applier_free(a->network);
+	exec_applier_free(a->exec);
+	kube_client_free(a->kube);
+	kube_config_free(a->kube_config);
+	agent_sync_free(a->sync);
+	metrics_registry_free(a->metrics);
 }
 
 int main(int argc, char **argv)
@@ -598,124 +679,22 @@ int main(int argc, char **argv)
 		return r;
 	if (a.cleanup)
 		return cleanup(&a);
-
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	if (daemon_signals_init() < 0)
+		return EXIT_FAILURE;
 	a.features = node_features_probe(a.cgroup_root, a.bpffs);
 	if (!a.simulate)
 		node_features_log(a.features);
-
-	char state_path[4096], seccomp_root[4096];
-	snprintf(state_path, sizeof(state_path), "%s/state.json", a.state_dir);
-	snprintf(seccomp_root, sizeof(seccomp_root), "%s/seccomp", a.kubelet_root);
-	r = mkdir_p(a.state_dir, 0700);
-	if (r < 0) {
-		log_error(r, "creating the state directory failed", "path", a.state_dir);
+	if (setup_appliers(&a) < 0)
 		return EXIT_FAILURE;
-	}
-	r = agent_sync_new(a.node, state_path, &a.sync);
-	if (r < 0)
-		return EXIT_FAILURE;
-	if (a.simulate) {
-		agent_sync_add_applier(a.sync, &(struct applier){.name = "simulate",
-								 .ctx = (void *)a.simulate_fail,
-								 .apply_pod = simulated_apply});
-	} else {
-		r = mkdir_p(seccomp_root, 0755);
-		r = r ?: seccomp_applier_new(seccomp_root, 3600, &a.seccomp);
-		if (r < 0) {
-			log_error(r, "setting up the seccomp profile store failed", "root",
-				  seccomp_root);
-			return EXIT_FAILURE;
-		}
-		struct applier ops = seccomp_applier_ops(a.seccomp);
-		agent_sync_add_applier(a.sync, &ops);
-		r = network_applier_new(a.cgroup_root, a.bpffs, 1024, &a.network);
-		if (r < 0)
-			return EXIT_FAILURE;
-		ops = network_applier_ops(a.network);
-		agent_sync_add_applier(a.sync, &ops);
-		r = open_kube_client(&a);
-		if (r < 0)
-			return EXIT_FAILURE;
-		struct exec_applier_opts eo = {
-			.cgroup_root = a.cgroup_root,
-			.recordings_dir = a.recordings_dir,
-			.runtime_state_dirs = a.runtime_state_dirs,
-			.node = a.node,
-			.client = a.kube,
-			.hooks_always = a.exec_hooks_always,
-			.retention_max_age_s = a.recordings_max_age_s,
-			.retention_max_bytes = a.recordings_max_bytes,
-		};
-		r = exec_applier_new(&eo, &a.exec);
-		if (r < 0)
-			return EXIT_FAILURE;
-		ops = exec_applier_ops(a.exec);
-		agent_sync_add_applier(a.sync, &ops);
-	}
-
-	/* Appliers first: loading the state hands every persisted pod to them (adopt_pod). */
-	r = agent_sync_load(a.sync);
-	if (r < 0)
-		log_error(r, "the persisted state is unreadable; starting empty and resyncing",
-			  "path", state_path);
-	else
-		log_info(0, "adopted the persisted state", "pods",
-			 LOG_INT(agent_sync_pod_count(a.sync)), "version",
-			 LOG_INT(agent_sync_version(a.sync)));
-
-	json_t *features = node_features_to_json(a.features);
-	agent_sync_set_features(a.sync, features);
-	json_decref(features);
-
-	a.metrics = metrics_registry_new();
-	a.cgroup_events =
-		metrics_register(a.metrics, METRIC_COUNTER, "bulwark_agent_cgroup_events_total",
-				 "Pod and container cgroups seen appearing and disappearing.",
-				 (const char *[]){"event", NULL}, NULL, 0);
-	metrics_add_collector(a.metrics, collect_agent_metrics, &a);
-	if (a.network)
-		metrics_add_collector(a.metrics, network_applier_collect, a.network);
-	if (a.exec)
-		metrics_add_collector(a.metrics, exec_applier_collect, a.exec);
+	load_state(&a);
 	struct httpd *metrics_server = NULL;
-	r = start_metrics_server(&a, &metrics_server);
-	if (r < 0) {
-		log_error(r, "serving metrics failed", "listen", a.metrics_listen);
+	if (setup_metrics(&a, &metrics_server) < 0)
 		return EXIT_FAILURE;
-	}
-
 	struct recordings_server *recordings = NULL;
 	struct recordings_advert advert;
-	bool advertised = false;
-	if (!recordings_off(&a)) {
-		r = start_recordings_server(&a, &recordings, &advert);
-		if (r < 0 && r != -ENOENT)
-			log_error(r,
-				  "serving recordings failed; auditors cannot read this node's "
-				  "recordings, everything else keeps working",
-				  "listen", a.recordings_listen);
-		advertised = r == 0;
-	}
-
-	pthread_t watcher;
-	bool watching = false;
-	if (!a.simulate) {
-		r = cgroup_watch_new(a.cgroup_root, on_cgroup_event, &a, &a.watch);
-		if (r < 0)
-			log_error(r,
-				  "watching pod cgroups failed; new pods are noticed only through "
-				  "the controller",
-				  "root", a.cgroup_root);
-		else
-			watching = pthread_create(&watcher, NULL, watch_thread, &a) == 0;
-	}
-
-	pthread_t recorder;
+	const struct recordings_advert *advertised = setup_recordings(&a, &recordings, &advert);
+	pthread_t watcher, recorder;
+	bool watching = start_watcher(&a, &watcher);
 	bool recording = a.exec && pthread_create(&recorder, NULL, recorder_thread, &a) == 0;
 
 	struct stream_client_config sc = {
@@ -724,29 +703,22 @@ int main(int argc, char **argv)
 		.token_file = a.token_file,
 		.node = a.node,
 		.allow_plain_http = a.allow_plain_http,
-		.recordings = advertised ? &advert : NULL,
+		.recordings = advertised,
 	};
 	log_info(0, "bulwark-agent started", "node", a.node, "controller", a.controller, "version",
 		 bulwark_version(), "simulate", a.simulate ? "true" : "false");
-	r = stream_client_run(&sc, a.sync, &stopping, &a.stream_stats);
+	r = stream_client_run(&sc, a.sync, daemon_stop_flag(), &a.stream_stats);
 	if (r < 0)
 		log_error(r, "the push stream client stopped");
 
-	stopping = 1;
+	*daemon_stop_flag() = 1; /* the other threads end with the stream client */
 	if (watching)
 		pthread_join(watcher, NULL);
 	if (recording)
 		pthread_join(recorder, NULL);
 	httpd_free(metrics_server);
 	recordings_server_free(recordings);
-	cgroup_watch_free(a.watch);
-	seccomp_applier_free(a.seccomp);
-	network_applier_free(a.network);
-	exec_applier_free(a.exec);
-	kube_client_free(a.kube);
-	kube_config_free(a.kube_config);
-	agent_sync_free(a.sync);
-	metrics_registry_free(a.metrics);
+	agent_free(&a);
 	log_info(0, "bulwark-agent stopped; enforcement stays in place");
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

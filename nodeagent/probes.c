@@ -16,15 +16,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "landlock/abi.h"
 #include "log.h"
-
-/* Debian's headers stop at Landlock ABI 2; the version query has been there since ABI 1. */
-#ifndef LANDLOCK_CREATE_RULESET_VERSION
-#define LANDLOCK_CREATE_RULESET_VERSION (1U << 0)
-#endif
-#ifndef __NR_landlock_create_ruleset
-#define __NR_landlock_create_ruleset 444
-#endif
 
 static struct node_features features;
 static pthread_once_t probed = PTHREAD_ONCE_INIT;
@@ -38,18 +31,9 @@ static bool fs_magic_is(const char *path, long magic)
 
 static int probe_landlock(const char **reason)
 {
-	long abi = syscall(__NR_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi >= 0) {
-		*reason = "";
-		return (int)abi;
-	}
-	/* The same two hints as the kernel's sandboxer sample. */
-	*reason = errno == ENOSYS
-			  ? "the kernel was built without Landlock (CONFIG_SECURITY_LANDLOCK)"
-		  : errno == EOPNOTSUPP
-			  ? "Landlock is disabled: add landlock to the lsm= boot parameter"
-			  : "Landlock probe failed";
-	return 0;
+	int abi = landlock_abi_probe();
+	*reason = abi >= 0 ? "" : landlock_abi_unavailable_hint(abi);
+	return abi >= 0 ? abi : 0;
 }
 
 /* Whether composite type id of btf has a member called name, also inside anonymous structs

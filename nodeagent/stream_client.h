@@ -13,7 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "nodeagent/recordings_server.h"
+#include "nodeagent/exec/recordings_server.h"
 #include "nodeagent/sync.h"
 
 struct stream_client_config {

@@ -3,7 +3,6 @@
  * own serving certificate (no cert-manager needed). */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,8 @@
 
 #include "bulwark_resources.h"
 #include "cli.h"
+#include "daemon/listen.h"
+#include "daemon/signals.h"
 #include "httpd.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -107,7 +108,8 @@ enum {
 #define LIST_MAX 16
 
 struct args {
-	const char *listen, *tls_cert, *tls_key, *kubeconfig, *launcher_image, *launcher_path;
+	struct listen_address listen;
+	const char *tls_cert, *tls_key, *kubeconfig, *launcher_image, *launcher_path;
 	size_t max_body;
 	unsigned threads, idle_timeout;
 	bool bench_routes, certs_only;
@@ -120,26 +122,13 @@ struct args {
 	long cert_validity, ca_validity, ca_overlap, check_interval;
 };
 
-/* "90d", "1h", "30s", "15m" → seconds. */
+/* "90d", "1h", "30s", "15m" → seconds: positive, at most a century. */
 static int parse_duration(const char *s, long *ret)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || v <= 0)
+	uint64_t v;
+	if (cli_parse_duration_s(s, &v) < 0 || v == 0 || v > 100ull * 365 * 86400)
 		return -EINVAL;
-	long unit = 0;
-	if (strcmp(end, "s") == 0)
-		unit = 1;
-	else if (strcmp(end, "m") == 0)
-		unit = 60;
-	else if (strcmp(end, "h") == 0)
-		unit = 3600;
-	else if (strcmp(end, "d") == 0)
-		unit = 86400;
-	if (!unit || v > 100L * 365 * 86400 / unit)
-		return -EINVAL;
-	*ret = v * unit;
+	*ret = (long)v;
 	return 0;
 }
 
@@ -182,7 +171,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 	while ((opt = getopt_long(argc, argv, CLI_COMMON_SHORT, options, NULL)) != -1) {
 		char *end;
 		switch (opt) {
-		case OPT_LISTEN: a->listen = optarg; break;
+		case OPT_LISTEN:
+			if ((r = listen_address_flag(PROG, "--listen", optarg, &a->listen)))
+				return r;
+			break;
 		case OPT_TLS_CERT: a->tls_cert = optarg; break;
 		case OPT_TLS_KEY: a->tls_key = optarg; break;
 		case OPT_KUBECONFIG: a->kubeconfig = optarg; break;
@@ -329,30 +321,149 @@ static void *loop_thread(void *loop)
 
 /* ---- main ---------------------------------------------------------------------------------- */
 
-static int split_listen(const char *listen, char *host, size_t size, uint16_t *ret_port)
+static int kube_open(const struct args *a, struct kube_config **ret_cfg,
+		     struct kube_client **ret_client)
 {
-	const char *colon = strrchr(listen, ':');
-	if (!colon || (size_t)(colon - listen) >= size)
-		return -EINVAL;
-	char *end;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (*end || port > 65535)
-		return -EINVAL;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	/* "[::1]:8443" */
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
+	struct field_error ferr = {0};
+	int r = kube_config_load_default(a->kubeconfig, NULL, ret_cfg, &ferr);
+	if (r < 0) {
+		char msg[800];
+		log_error(r, "cannot load the Kubernetes client configuration", "reason",
+			  field_error_str(&ferr, msg, sizeof(msg)));
+		return r;
 	}
-	*ret_port = (uint16_t)port;
+	r = kube_client_new(*ret_cfg, NULL, ret_client);
+	if (r < 0)
+		log_error(r, "cannot set up the Kubernetes client");
+	return r;
+}
+
+static void cert_loop_init(struct cert_loop *cl, const struct args *a, struct kube_client *client,
+			   struct metrics_registry *metrics)
+{
+	*cl = (struct cert_loop){
+		.client = client,
+		.target = {.secret_namespace = a->secret_ns,
+			   .secret_name = a->secret_name,
+			   .cert_file = a->tls_cert,
+			   .key_file = a->tls_key,
+			   .ca_file = a->ca_file,
+			   .mutating = a->mutating,
+			   .n_mutating = a->n_mutating,
+			   .validating = a->validating,
+			   .n_validating = a->n_validating,
+			   .apiservices = a->apiservices,
+			   .n_apiservices = a->n_apiservices},
+		.opts = {.dns_names = a->dns,
+			 .n_dns_names = a->n_dns,
+			 .ip_addresses = a->ips,
+			 .n_ip_addresses = a->n_ips,
+			 .ca_validity_s = a->ca_validity,
+			 .cert_validity_s = a->cert_validity,
+			 .ca_overlap_s = a->ca_overlap},
+		.interval_s = a->check_interval,
+		.expiry = metrics_register(
+			metrics, METRIC_GAUGE,
+			"bulwark_webhook_certificate_expiry_timestamp_seconds",
+			"When the self-managed serving certificate expires (Unix time).", NULL,
+			NULL, 0),
+	};
+	pthread_mutex_init(&cl->lock, NULL);
+	pthread_cond_init(&cl->cond, NULL);
+}
+
+/* The serving files must exist before the server starts; a missing webhook configuration is
+ * patched later by the renewal thread. 0, or negative when the webhook should not serve. */
+static int first_certs(struct cert_loop *cl)
+{
+	int r = cert_pass(cl);
+	for (int tries = 0; r < 0 && r != -ENOENT && tries < 60; tries++) {
+		if (daemon_wait(2000))
+			return -ECANCELED;
+		r = cert_pass(cl);
+	}
+	return r == -ENOENT ? 0 : r;
+}
+
+static void cert_loop_stop(struct cert_loop *cl, pthread_t tid)
+{
+	pthread_mutex_lock(&cl->lock);
+	cl->stopping = true;
+	pthread_cond_signal(&cl->cond);
+	pthread_mutex_unlock(&cl->lock);
+	pthread_join(tid, NULL);
+}
+
+/* The BulwarkPolicy informer feeding the store, on its own watch-loop thread. */
+struct policy_watch {
+	struct policy_store *store;
+	struct kube_informer *inf;
+	struct kube_loop *loop;
+	struct kube_reflector *refl;
+	pthread_t tid;
+	bool running;
+};
+
+static int policy_watch_start(struct policy_watch *pw, struct kube_client *client)
+{
+	if (policy_store_new(&pw->store) < 0 || !(pw->inf = kube_informer_new("bulwarkpolicies")) ||
+	    policy_store_attach(pw->store, pw->inf) < 0 || kube_loop_new(&pw->loop) < 0) {
+		log_error(-ENOMEM, "out of memory");
+		return -ENOMEM;
+	}
+	struct kube_reflector_options ro = {.resource = &BULWARK_RES_POLICIES, .informer = pw->inf};
+	int r = kube_reflector_new(pw->loop, client, &ro, &pw->refl);
+	if (r < 0 || (r = kube_reflector_start(pw->refl)) < 0) {
+		log_error(r, "cannot start watching BulwarkPolicies");
+		return r;
+	}
+	if ((r = -pthread_create(&pw->tid, NULL, loop_thread, pw->loop)) < 0)
+		return r;
+	pw->running = true;
+	return 0;
+}
+
+static void policy_watch_stop(struct policy_watch *pw)
+{
+	if (pw->running) {
+		kube_loop_stop(pw->loop);
+		pthread_join(pw->tid, NULL);
+	}
+	kube_reflector_free(pw->refl);
+	kube_loop_free(pw->loop);
+	kube_informer_free(pw->inf);
+	policy_store_free(pw->store);
+}
+
+static int serve(const struct args *a, struct webhook *w, struct httpd **ret)
+{
+	struct httpd_config hc = {
+		.address = a->listen.host,
+		.port = a->listen.port,
+		.cert_file = a->tls_cert,
+		.key_file = a->tls_key,
+		.max_body = a->max_body,
+		.threads = a->threads,
+		.timeout_s = a->idle_timeout,
+		.threading = HTTPD_THREAD_POOL,
+	};
+	int r = httpd_new(&hc, ret);
+	if (r < 0 || (r = webhook_register(w, *ret, a->bench_routes)) < 0 ||
+	    (r = httpd_start(*ret)) < 0) {
+		log_error(r, "cannot serve", "address", a->listen.host, "port",
+			  LOG_INT(a->listen.port), "cert", a->tls_cert);
+		return r;
+	}
+	log_info(0, "bulwark-webhook serving", "address", a->listen.host, "port",
+		 LOG_INT(httpd_port(*ret)), "version", bulwark_version(), "launcherImage",
+		 a->launcher_image, "selfSignedSecret", a->self_signed ? a->secret_name : "");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct args a = {
-		.listen = "0.0.0.0:8443",
+		.listen = {.host = "0.0.0.0", .port = 8443},
 		.launcher_image = "bulwark/bulwark:" BULWARK_VERSION,
 		.launcher_path = "/usr/local/bin/bulwark-launch",
 		.max_body = 3u << 20,
@@ -363,168 +474,49 @@ int main(int argc, char **argv)
 	int r = parse_args(argc, argv, &a);
 	if (r)
 		return r > 0 ? r : 2;
-
-	/* Signals are taken by sigwait() below, never by a worker thread. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	struct field_error ferr = {0};
 	struct kube_config *kcfg = NULL;
 	struct kube_client *client = NULL;
-	r = kube_config_load_default(a.kubeconfig, NULL, &kcfg, &ferr);
-	if (r < 0) {
-		char msg[800];
-		log_error(r, "cannot load the Kubernetes client configuration", "reason",
-			  field_error_str(&ferr, msg, sizeof(msg)));
-		return EXIT_FAILURE;
-	}
-	r = kube_client_new(kcfg, NULL, &client);
-	if (r < 0) {
-		log_error(r, "cannot set up the Kubernetes client");
+	struct webhook w;
+	if (daemon_signals_init() < 0 || kube_open(&a, &kcfg, &client) < 0 ||
+	    webhook_init(&w) < 0) {
+		kube_client_free(client);
 		kube_config_free(kcfg);
 		return EXIT_FAILURE;
 	}
-
-	struct webhook w;
-	if (webhook_init(&w) < 0) {
-		log_error(-ENOMEM, "out of memory");
-		return EXIT_FAILURE;
-	}
-	struct cert_loop cl = {
-		.client = client,
-		.target = {.secret_namespace = a.secret_ns,
-			   .secret_name = a.secret_name,
-			   .cert_file = a.tls_cert,
-			   .key_file = a.tls_key,
-			   .ca_file = a.ca_file,
-			   .mutating = a.mutating,
-			   .n_mutating = a.n_mutating,
-			   .validating = a.validating,
-			   .n_validating = a.n_validating,
-			   .apiservices = a.apiservices,
-			   .n_apiservices = a.n_apiservices},
-		.opts = {.dns_names = a.dns,
-			 .n_dns_names = a.n_dns,
-			 .ip_addresses = a.ips,
-			 .n_ip_addresses = a.n_ips,
-			 .ca_validity_s = a.ca_validity,
-			 .cert_validity_s = a.cert_validity,
-			 .ca_overlap_s = a.ca_overlap},
-		.interval_s = a.check_interval,
-		.expiry = metrics_register(
-			w.metrics, METRIC_GAUGE,
-			"bulwark_webhook_certificate_expiry_timestamp_seconds",
-			"When the self-managed serving certificate expires (Unix time).", NULL,
-			NULL, 0),
-		.lock = PTHREAD_MUTEX_INITIALIZER,
-		.cond = PTHREAD_COND_INITIALIZER,
-	};
-
-	int exit_code = EXIT_FAILURE;
-	struct policy_store *store = NULL;
-	struct kube_informer *inf = NULL;
-	struct kube_loop *loop = NULL;
-	struct kube_reflector *refl = NULL;
+	struct cert_loop cl;
+	cert_loop_init(&cl, &a, client, w.metrics);
+	struct policy_watch pw = {0};
 	struct httpd *h = NULL;
-	pthread_t loop_tid, cert_tid;
-	bool loop_running = false, cert_running = false;
+	pthread_t cert_tid;
+	bool cert_running = false;
+	int exit_code = EXIT_FAILURE;
 
-	if (a.self_signed) {
-		/* The server needs its files before it can start; a missing configuration is
-		 * patched later by the renewal thread. */
-		r = cert_pass(&cl);
-		if (a.certs_only) {
-			exit_code = r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-			goto out;
-		}
-		for (int tries = 0; r < 0 && r != -ENOENT && tries < 60; tries++) {
-			struct timespec ts = {.tv_sec = 2};
-			if (sigtimedwait(&sigs, NULL, &ts) > 0)
-				goto out;
-			r = cert_pass(&cl);
-		}
-		if (r < 0 && r != -ENOENT)
-			goto out;
-	}
-
-	if (policy_store_new(&store) < 0 || !(inf = kube_informer_new("bulwarkpolicies")) ||
-	    policy_store_attach(store, inf) < 0 || kube_loop_new(&loop) < 0) {
-		log_error(-ENOMEM, "out of memory");
+	if (a.certs_only) {
+		exit_code = cert_pass(&cl) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 		goto out;
 	}
-	struct kube_reflector_options ro = {.resource = &BULWARK_RES_POLICIES, .informer = inf};
-	if ((r = kube_reflector_new(loop, client, &ro, &refl)) < 0 ||
-	    (r = kube_reflector_start(refl)) < 0) {
-		log_error(r, "cannot start watching BulwarkPolicies");
+	if ((a.self_signed && first_certs(&cl) < 0) || policy_watch_start(&pw, client) < 0)
 		goto out;
-	}
-	if (pthread_create(&loop_tid, NULL, loop_thread, loop) != 0)
-		goto out;
-	loop_running = true;
-
 	w.mutate = (struct mutate_options){.launcher_image = a.launcher_image,
 					   .launcher_path = a.launcher_path};
-	w.policies = store;
-	w.informer = inf;
+	w.policies = pw.store;
+	w.informer = pw.inf;
 	w.client = client;
-
-	char host[256];
-	uint16_t port;
-	if (split_listen(a.listen, host, sizeof(host), &port) < 0) {
-		cli_usage_error(PROG, "--listen must be ADDR:PORT, not \"%s\"", a.listen);
+	if (serve(&a, &w, &h) < 0)
 		goto out;
-	}
-	struct httpd_config hc = {
-		.address = host,
-		.port = port,
-		.cert_file = a.tls_cert,
-		.key_file = a.tls_key,
-		.max_body = a.max_body,
-		.threads = a.threads,
-		.timeout_s = a.idle_timeout,
-		.threading = HTTPD_THREAD_POOL,
-	};
-	if ((r = httpd_new(&hc, &h)) < 0 || (r = webhook_register(&w, h, a.bench_routes)) < 0 ||
-	    (r = httpd_start(h)) < 0) {
-		log_error(r, "cannot serve", "listen", a.listen, "cert", a.tls_cert);
+	if (a.self_signed &&
+	    !(cert_running = pthread_create(&cert_tid, NULL, cert_thread, &cl) == 0))
 		goto out;
-	}
-	if (a.self_signed) {
-		if (pthread_create(&cert_tid, NULL, cert_thread, &cl) != 0)
-			goto out;
-		cert_running = true;
-	}
-	log_info(0, "bulwark-webhook serving", "address", host, "port", LOG_INT(httpd_port(h)),
-		 "version", bulwark_version(), "launcherImage", a.launcher_image,
-		 "selfSignedSecret", a.self_signed ? a.secret_name : "");
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	log_info(0, "stopping", "signal", strsignal(sig));
+	while (!daemon_wait(1000))
+		;
+	log_info(0, "stopping", "signal", strsignal(daemon_stop_signal()));
 	exit_code = EXIT_SUCCESS;
-
 out:
 	/* Stop taking reviews first, then the threads that feed them. */
 	h = httpd_free(h);
-	if (cert_running) {
-		pthread_mutex_lock(&cl.lock);
-		cl.stopping = true;
-		pthread_cond_signal(&cl.cond);
-		pthread_mutex_unlock(&cl.lock);
-		pthread_join(cert_tid, NULL);
-	}
-	if (loop_running) {
-		kube_loop_stop(loop);
-		pthread_join(loop_tid, NULL);
-	}
-	kube_reflector_free(refl);
-	kube_loop_free(loop);
-	kube_informer_free(inf);
-	policy_store_free(store);
+	if (cert_running)
+		cert_loop_stop(&cl, cert_tid);
+	policy_watch_stop(&pw);
 	webhook_done(&w);
 	kube_client_free(client);
 	kube_config_free(kcfg);

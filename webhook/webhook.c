@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "daemon/health.h"
 #include "httpd.h"
 #include "kube/informer.h"
 #include "log.h"
@@ -342,6 +343,8 @@ struct route_ctx {
 };
 
 static struct route_ctx route_ctxs[WEBHOOK_ROUTE_COUNT];
+/* Like the route contexts: the one server of the process borrows it. */
+static struct daemon_health health;
 
 static int handle_review(const struct httpd_request *req, struct httpd_response *resp, void *ud)
 {
@@ -359,22 +362,14 @@ static int handle_review(const struct httpd_request *req, struct httpd_response 
 	return 0;
 }
 
-static int handle_healthz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
-{
-	resp->content_type = "text/plain";
-	return buf_append_str(&resp->body, "ok\n");
-}
-
-static int handle_readyz(const struct httpd_request *req, struct httpd_response *resp, void *ud)
+static bool ready(void *ud, char *reason, size_t size)
 {
 	struct webhook *w = ud;
-	resp->content_type = "text/plain";
 	if (w->informer && !kube_informer_synced(w->informer)) {
-		resp->status = 503;
-		return buf_append_str(&resp->body,
-				      "waiting for the BulwarkPolicy informer to sync\n");
+		snprintf(reason, size, "waiting for the BulwarkPolicy informer to sync");
+		return false;
 	}
-	return buf_append_str(&resp->body, "ok\n");
+	return true;
 }
 
 static int policies_collector(struct buf *out, void *ud)
@@ -394,13 +389,6 @@ static int policies_collector(struct buf *out, void *ud)
 	return r;
 }
 
-static int handle_metrics(const struct httpd_request *req, struct httpd_response *resp, void *ud)
-{
-	struct webhook *w = ud;
-	resp->content_type = "text/plain; version=0.0.4";
-	return metrics_render(w->metrics, &resp->body);
-}
-
 int webhook_register(struct webhook *w, struct httpd *h, bool bench_routes)
 {
 	int r;
@@ -413,9 +401,6 @@ int webhook_register(struct webhook *w, struct httpd *h, bool bench_routes)
 	}
 	if (w->policies && (r = metrics_add_collector(w->metrics, policies_collector, w)) < 0)
 		return r;
-	if ((r = httpd_route(h, "GET", "/healthz", handle_healthz, w)) < 0 ||
-	    (r = httpd_route(h, "GET", "/readyz", handle_readyz, w)) < 0 ||
-	    (r = httpd_route(h, "GET", "/metrics", handle_metrics, w)) < 0)
-		return r;
-	return 0;
+	health = (struct daemon_health){.registry = w->metrics, .ready = ready, .userdata = w};
+	return daemon_health_routes(h, &health);
 }

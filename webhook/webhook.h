@@ -22,7 +22,7 @@
 #include "buf.h"
 #include "webhook/admission.h"
 #include "webhook/mutate.h"
-#include "webhook/policy_store.h"
+#include "policy/store.h"
 
 struct httpd;
 struct kube_client;

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "nodeagent/cgroup_watch.h"
-#include "nodeagent/execrec.h"
+#include "nodeagent/exec/execrec.h"
 
 #define CGROUP2 "/sys/fs/cgroup/unified"
 #define POD_UID "7a0c8a57-0b1e-4d3a-9c55-4f2a1e3b7c91"

@@ -1,4 +1,4 @@
-/* netpolicy_ctl: drives the agent's network applier (nodeagent/netpolicy.h) from scripts — the
+/* netpolicy_ctl: drives the agent's network applier (nodeagent/net/net_loader.h) from scripts — the
  * network benchmark and manual checks — without the rest of the agent. Programs and maps stay
  * pinned after it exits, exactly as they do after the agent exits. */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "log.h"
 #include "netpolicy/netpolicy.h"
-#include "nodeagent/netpolicy.h"
+#include "nodeagent/net/net_loader.h"
 
 static const char usage[] =
 	"Usage: netpolicy_ctl COMMAND --bpffs DIR [--cgroup-root DIR] [--pod DIR] [options]\n"
@@ -40,7 +40,7 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int cmd_apply(struct netpolicy_loader *l, uint64_t id, const char *pod, const char *file,
+static int cmd_apply(struct net_loader *l, uint64_t id, const char *pod, const char *file,
 		     bool audit)
 {
 	json_error_t jerr;
@@ -57,7 +57,7 @@ static int cmd_apply(struct netpolicy_loader *l, uint64_t id, const char *pod, c
 	json_decref(section);
 	double t1 = now_ms();
 	if (r >= 0)
-		r = netpolicy_apply_pod(l, id, pod, compiled, &err);
+		r = net_apply_pod(l, id, pod, compiled, &err);
 	json_decref(compiled);
 	double t2 = now_ms();
 	if (r < 0) {
@@ -70,12 +70,12 @@ static int cmd_apply(struct netpolicy_loader *l, uint64_t id, const char *pod, c
 	return 0;
 }
 
-static int cmd_counters(struct netpolicy_loader *l, uint64_t id)
+static int cmd_counters(struct net_loader *l, uint64_t id)
 {
 	static const char *const dirs[] = {"egress", "ingress"};
 	static const char *const verdicts[] = {"allow", "deny", "audit"};
-	struct netpolicy_pod_counters c;
-	int r = netpolicy_read_pod_counters(l, id, &c);
+	struct net_pod_counters c;
+	int r = net_read_pod_counters(l, id, &c);
 	if (r < 0) {
 		log_error(r, "cannot read the counters");
 		return 1;
@@ -90,10 +90,10 @@ static int cmd_counters(struct netpolicy_loader *l, uint64_t id)
 	return 0;
 }
 
-static int cmd_stats(struct netpolicy_loader *l)
+static int cmd_stats(struct net_loader *l)
 {
-	struct netpolicy_stats st;
-	int r = netpolicy_read_stats(l, &st);
+	struct net_stats st;
+	int r = net_read_stats(l, &st);
 	if (r < 0) {
 		log_error(r, "cannot read the stats");
 		return 1;
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
 		return cli_usage_error("netpolicy_ctl", "a COMMAND and --bpffs are required");
 	const char *cmd = argv[optind];
 	if (strcmp(cmd, "cleanup") == 0) {
-		r = netpolicy_loader_cleanup_all(bpffs);
+		r = net_loader_cleanup_all(bpffs);
 		if (r < 0)
 			log_error(r, "cleanup failed", "bpffs", bpffs);
 		return r < 0;
@@ -150,10 +150,10 @@ int main(int argc, char **argv)
 	if (!root)
 		return cli_usage_error("netpolicy_ctl", "--cgroup-root is required");
 
-	struct netpolicy_loader_opts lo = {
+	struct net_loader_opts lo = {
 		.bpffs_dir = bpffs, .cgroup_root = root, .flow_sample_rate = sample};
-	struct netpolicy_loader *l = NULL;
-	r = netpolicy_loader_open_opts(&lo, &l);
+	struct net_loader *l = NULL;
+	r = net_loader_open_opts(&lo, &l);
 	if (r < 0) {
 		log_error(r, "cannot load the network programs", "bpffs", bpffs, "cgroup_root",
 			  root);
@@ -162,13 +162,13 @@ int main(int argc, char **argv)
 	uint64_t id = 0;
 	if (strcmp(cmd, "stats") != 0) {
 		if (!pod) {
-			netpolicy_loader_free(l);
+			net_loader_free(l);
 			return cli_usage_error("netpolicy_ctl", "--pod is required");
 		}
-		r = netpolicy_cgroup_id(pod, &id);
+		r = net_cgroup_id(pod, &id);
 		if (r < 0) {
 			log_error(r, "not a cgroup directory", "pod", pod);
-			netpolicy_loader_free(l);
+			net_loader_free(l);
 			return 1;
 		}
 	}
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "apply") == 0 && file)
 		rc = cmd_apply(l, id, pod, file, audit);
 	else if (strcmp(cmd, "remove") == 0)
-		rc = netpolicy_remove_pod(l, id) < 0;
+		rc = net_remove_pod(l, id) < 0;
 	else if (strcmp(cmd, "counters") == 0)
 		rc = cmd_counters(l, id);
 	else if (strcmp(cmd, "stats") == 0)
@@ -184,6 +184,6 @@ int main(int argc, char **argv)
 	else
 		rc = cli_usage_error("netpolicy_ctl",
 				     "unknown command %s (or apply without --policy)", cmd);
-	netpolicy_loader_free(l);
+	net_loader_free(l);
 	return rc;
 }

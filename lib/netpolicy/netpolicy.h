@@ -13,7 +13,7 @@
  *                           "except": [...]}]},                    canonical, sorted
  *    "ingress": {...}}
  * Rules are sorted by their canonical bytes and deduplicated; a rule with no cidrs means
- * every address (0.0.0.0/0 and ::/0). lib/netpolicy/entries.h turns this into map entries. */
+ * every address (0.0.0.0/0 and ::/0). nodeagent/net/net_entries.h turns this into map entries. */
 #pragma once
 
 #include <jansson.h>

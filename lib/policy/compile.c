@@ -382,15 +382,65 @@ static int hash_from_pieces(const json_t *out, const json_t *canonical, char ret
 	return sha256_hex(b.data, b.len, ret_hex);
 }
 
+struct policy_selection {
+	size_t n;
+	struct selected *sel;
+};
+
+int policy_select(const json_t *pod, json_t *const *policies, size_t n,
+		  struct policy_selection **ret, struct field_error *err)
+{
+	struct policy_selection *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	int r = select_policies(pod, policies, n, &s->sel, &s->n, err);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct policy_selection *policy_selection_free(struct policy_selection *s)
+{
+	if (s) {
+		free(s->sel);
+		free(s);
+	}
+	return NULL;
+}
+
+size_t policy_selection_count(const struct policy_selection *s)
+{
+	return s ? s->n : 0;
+}
+
+const char *policy_selection_key(const struct policy_selection *s, size_t i)
+{
+	return s && i < s->n ? s->sel[i].key : NULL;
+}
+
 int policy_compile_pod_cached(struct policy_cache *cache, const json_t *pod,
 			      json_t *const *policies, size_t n, json_t **ret_compiled,
 			      struct field_error *err)
 {
-	_cleanup_free_ struct selected *sel = NULL;
-	size_t n_sel = 0;
-	int r = select_policies(pod, policies, n, &sel, &n_sel, err);
+	struct policy_selection *s = NULL;
+	int r = policy_select(pod, policies, n, &s, err);
 	if (r < 0)
 		return r;
+	r = policy_compile_selection(cache, pod, s, ret_compiled, err);
+	policy_selection_free(s);
+	return r;
+}
+
+int policy_compile_selection(struct policy_cache *cache, const json_t *pod,
+			     const struct policy_selection *s, json_t **ret_compiled,
+			     struct field_error *err)
+{
+	const struct selected *sel = s->sel;
+	size_t n_sel = s->n;
+	int r;
 	if (n_sel == 0) {
 		*ret_compiled = NULL;
 		return 0;

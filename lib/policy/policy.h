@@ -74,6 +74,20 @@ int policy_compose_exec(const json_t *pod, json_t *const *policies, size_t n, js
 int policy_compile_pod(const json_t *pod, json_t *const *policies, size_t n, json_t **ret_compiled,
 		       struct field_error *err);
 
+/* The policies among policies[0..n) that select pod, in composition order (namespace/name):
+ * what policy_compile_pod() composes, made once so a caller that also needs the list (the
+ * controller's status counts every selected pod, compiled or not) does not select twice.
+ * It borrows the policies, which must outlive it. 0, or -EINVAL with err (an invalid
+ * selector, a policy listed twice, a pod without a namespace), -ENOMEM. */
+struct policy_selection;
+int policy_select(const json_t *pod, json_t *const *policies, size_t n,
+		  struct policy_selection **ret, struct field_error *err);
+/* Accepts NULL; returns NULL. */
+struct policy_selection *policy_selection_free(struct policy_selection *s);
+size_t policy_selection_count(const struct policy_selection *s);
+/* "namespace/name" of the i-th selected policy, or NULL past the end. */
+const char *policy_selection_key(const struct policy_selection *s, size_t i);
+
 /* Pods of one workload are selected by the same policies and so get the same network, seccomp
  * and landlock sections; compiling them (seccomp above all) costs far more than the rest. A
  * policy_cache remembers compiled sections by the SHA-256 of what the selecting policies say
@@ -101,3 +115,7 @@ void policy_cache_stats(const struct policy_cache *cache, unsigned long *ret_hit
 int policy_compile_pod_cached(struct policy_cache *cache, const json_t *pod,
 			      json_t *const *policies, size_t n, json_t **ret_compiled,
 			      struct field_error *err);
+/* The same for a selection policy_select() made for this pod. */
+int policy_compile_selection(struct policy_cache *cache, const json_t *pod,
+			     const struct policy_selection *s, json_t **ret_compiled,
+			     struct field_error *err);

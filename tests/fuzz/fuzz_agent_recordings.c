@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller/agent_recordings.h"
-#include "nodeagent/recordings_server.h"
+#include "controller/recordings/agent_recordings.h"
+#include "nodeagent/exec/recordings_server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "nodeagent/container_name.h"
+#include "nodeagent/exec/container_name.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

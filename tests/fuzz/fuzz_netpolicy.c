@@ -1,5 +1,5 @@
 /* Bytes -> JSON -> netpolicy_validate + netpolicy_compile (alone, and composed with a second
- * Audit section) -> netpolicy_entries_build: never a crash, a leak, or an error without a
+ * Audit section) -> net_entries_build: never a crash, a leak, or an error without a
  * reason; compile accepts exactly what validate accepts; every compiled policy translates into
  * map entries, and the same bytes read as a compiled policy never crash the translation. */
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "netpolicy/entries.h"
+#include "nodeagent/net/net_entries.h"
 #include "netpolicy/netpolicy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,19 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c == 0 && r != 0)
 			abort();
 		if (c == 0) {
-			struct netpolicy_entries e;
+			struct net_entries e;
 			struct field_error eerr = {0};
-			if (netpolicy_entries_build(compiled, &e, &eerr) < 0)
+			if (net_entries_build(compiled, &e, &eerr) < 0)
 				abort();
-			netpolicy_entries_free(&e);
+			net_entries_free(&e);
 		}
 		json_decref(compiled);
 	}
 
-	struct netpolicy_entries e;
+	struct net_entries e;
 	struct field_error eerr = {0};
-	if (netpolicy_entries_build(section, &e, &eerr) == 0)
-		netpolicy_entries_free(&e);
+	if (net_entries_build(section, &e, &eerr) == 0)
+		net_entries_free(&e);
 	else if (eerr.reason[0] == '\0' && eerr.field[0] == '\0')
 		abort();
 	json_decref(section);

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "controller/agent_recordings.h"
-#include "nodeagent/recordings_server.h"
+#include "controller/recordings/agent_recordings.h"
+#include "nodeagent/exec/recordings_server.h"
 
 #define ID	  "node-a-00000000000000ff"
 #define BIG_BYTES (6u << 20)

@@ -27,8 +27,8 @@
 #include "netpolicy/netpolicy.h"
 #include "cgroup2.h"
 #include "nodeagent/cgroup_watch.h"
-#include "nodeagent/netpolicy.h"
-#include "nodeagent/network_applier.h"
+#include "nodeagent/net/net_loader.h"
+#include "nodeagent/net/net_applier.h"
 
 #define UID "7e57a991-0000-4000-8000-000000000001"
 
@@ -36,7 +36,7 @@ static char cgroup2[64], root[128], pod_dir[256], bpffs[128];
 
 static void on_event(const struct cgroup_event *ev, void *userdata)
 {
-	network_applier_cgroup_event(userdata, ev);
+	net_applier_cgroup_event(userdata, ev);
 }
 
 /* A child joins the pod cgroup, then sends one UDP datagram; the exit code is 0 when the
@@ -78,9 +78,9 @@ static json_t *compiled_pod(void)
 
 static void pending_policy_binds_when_cgroup_appears(void **state)
 {
-	struct network_applier *n;
-	assert_int_equal(network_applier_new(root, bpffs, 1, &n), 0);
-	struct applier ops = network_applier_ops(n);
+	struct net_applier *n;
+	assert_int_equal(net_applier_new(root, bpffs, 1, &n), 0);
+	struct applier ops = net_applier_ops(n);
 	json_t *pod = compiled_pod();
 	struct field_error err = {0};
 
@@ -98,7 +98,7 @@ static void pending_policy_binds_when_cgroup_appears(void **state)
 	assert_int_equal(send_from_pod("127.0.0.1"), 0);
 
 	struct buf text = BUF_INIT(1 << 20);
-	assert_int_equal(network_applier_collect(&text, n), 0);
+	assert_int_equal(net_applier_collect(&text, n), 0);
 	assert_non_null(strstr(buf_str(&text),
 			       "bulwark_pod_network_packets_total{namespace=\"shop\","
 			       "pod=\"web-1\",direction=\"egress\",verdict=\"deny\"} 1\n"));
@@ -107,7 +107,7 @@ static void pending_policy_binds_when_cgroup_appears(void **state)
 	/* Every packet is sampled here: the denied send is in the flow log as a JSON line. */
 	const char *flow_log = "/tmp/bulwark-test-flows.jsonl";
 	unlink(flow_log);
-	assert_true(network_applier_drain_flows(n, flow_log) >= 1);
+	assert_true(net_applier_drain_flows(n, flow_log) >= 1);
 	struct buf flows = BUF_INIT(1 << 20);
 	assert_int_equal(read_file_capped(flow_log, &flows), 0);
 	assert_non_null(strstr(buf_str(&flows), "\"pod\":\"shop/web-1\""));
@@ -121,16 +121,16 @@ static void pending_policy_binds_when_cgroup_appears(void **state)
 	assert_int_equal(send_from_pod("127.0.0.2"), 0);
 
 	cgroup_watch_free(w);
-	network_applier_free(n);
+	net_applier_free(n);
 	json_decref(pod);
 }
 
 static void existing_cgroup_is_found_at_apply(void **state)
 {
 	assert_int_equal(mkdir(pod_dir, 0755), 0);
-	struct network_applier *n;
-	assert_int_equal(network_applier_new(root, bpffs, 1, &n), 0);
-	struct applier ops = network_applier_ops(n);
+	struct net_applier *n;
+	assert_int_equal(net_applier_new(root, bpffs, 1, &n), 0);
+	struct applier ops = net_applier_ops(n);
 	json_t *pod = compiled_pod();
 	struct field_error err = {0};
 	assert_int_equal(ops.apply_pod(ops.ctx, pod, NULL, &err), 0);
@@ -139,7 +139,7 @@ static void existing_cgroup_is_found_at_apply(void **state)
 	json_object_del(pod, "network");
 	assert_int_equal(ops.apply_pod(ops.ctx, pod, NULL, &err), 0);
 	assert_int_equal(send_from_pod("127.0.0.2"), 0);
-	network_applier_free(n);
+	net_applier_free(n);
 	json_decref(pod);
 }
 
@@ -158,7 +158,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	netpolicy_loader_cleanup_all(bpffs);
+	net_loader_cleanup_all(bpffs);
 	rmdir(bpffs);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "find %s -depth -type d -exec rmdir {} + 2>/dev/null", root);

@@ -1,6 +1,6 @@
 /* The network applier in the real kernel: real traffic between network namespaces, sent by
- * processes inside "pod" cgroups under a test pod root, judged by bpf/netpolicy.bpf.c with
- * policies compiled by lib/netpolicy and installed by nodeagent/netpolicy.
+ * processes inside "pod" cgroups under a test pod root, judged by nodeagent/net/net.bpf.c with
+ * policies compiled by lib/netpolicy and installed by nodeagent/net.
  *
  * Topology (all in namespaces and cgroups this test creates and removes):
  *   netns bwt<pid>pod:  veth 192.0.2.2/24 2001:db8:1::2/64, routes via the peer
@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "cgroup2.h"
-#include "nodeagent/netpolicy.h"
+#include "nodeagent/net/net_loader.h"
 #include "netpolicy/netpolicy.h"
 
 enum { BLOCKED = 1, DELIVERED = 0 };
@@ -40,7 +40,7 @@ enum { BLOCKED = 1, DELIVERED = 0 };
 static char cgroup2[64], root_cg[256], pod_cg[3][300], bpffs_dir[256], ns_pod[64], ns_peer[64];
 static uint64_t pod_id[3];
 static pid_t servers[2];
-static struct netpolicy_loader *loader;
+static struct net_loader *loader;
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -315,7 +315,7 @@ static void apply_text(int pod, const char *text, bool audit)
 	struct field_error err = {0};
 	char key[32];
 	snprintf(key, sizeof(key), "test/pod-%c", 'a' + pod);
-	int r = netpolicy_apply_pod(loader, pod_id[pod], key, c, &err);
+	int r = net_apply_pod(loader, pod_id[pod], key, c, &err);
 	json_decref(c);
 	if (r < 0)
 		fail_msg("apply: %s (%s: %s)", strerror(-r), err.field, err.reason);
@@ -332,9 +332,9 @@ static void teardown_all(void)
 			kill(servers[i], SIGKILL);
 			waitpid(servers[i], NULL, 0);
 		}
-	loader = netpolicy_loader_free(loader);
+	loader = net_loader_free(loader);
 	if (bpffs_dir[0])
-		netpolicy_loader_cleanup_all(bpffs_dir);
+		net_loader_cleanup_all(bpffs_dir);
 	sh("ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null", ns_pod, ns_peer);
 	for (int i = 0; i < 3; i++)
 		if (pod_cg[i][0])
@@ -361,7 +361,7 @@ static int setup_topology(void)
 		return -errno;
 	for (int i = 0; i < 3; i++) {
 		snprintf(pod_cg[i], sizeof(pod_cg[i]), "%s/%c", root_cg, 'a' + i);
-		if (mkdir(pod_cg[i], 0755) < 0 || netpolicy_cgroup_id(pod_cg[i], &pod_id[i]) < 0)
+		if (mkdir(pod_cg[i], 0755) < 0 || net_cgroup_id(pod_cg[i], &pod_id[i]) < 0)
 			return -errno;
 	}
 	if (sh("set -e; ip netns add %1$s; ip netns add %2$s;"
@@ -386,9 +386,9 @@ static int setup_topology(void)
 	servers[1] = start_echo_server(0, pod_tcp, 1, pod_udp, 1);
 	usleep(300 * 1000);
 
-	struct netpolicy_loader_opts opts = {
+	struct net_loader_opts opts = {
 		.bpffs_dir = bpffs_dir, .cgroup_root = root_cg, .flow_sample_rate = 1};
-	return netpolicy_loader_open_opts(&opts, &loader);
+	return net_loader_open_opts(&opts, &loader);
 }
 
 static int group_setup(void **state)
@@ -412,7 +412,7 @@ static int reset_pods(void **state)
 	if (!loader)
 		return -1;
 	for (int i = 0; i < 3; i++)
-		netpolicy_remove_pod(loader, pod_id[i]);
+		net_remove_pod(loader, pod_id[i]);
 	return 0;
 }
 
@@ -520,11 +520,11 @@ static void test_ingress_and_replies(void **state)
 
 static void test_audit_delivers_and_counts(void **state)
 {
-	struct netpolicy_pod_counters c;
+	struct net_pod_counters c;
 
 	apply_text(2, "{\"egress\":{\"defaultAction\":\"Deny\"}}", true);
 	assert_delivered(2, "udp", "198.51.100.1", 53);
-	assert_int_equal(netpolicy_read_pod_counters(loader, pod_id[2], &c), 0);
+	assert_int_equal(net_read_pod_counters(loader, pod_id[2], &c), 0);
 	assert_int_equal(c.packets[NP_EGRESS][NP_VERDICT_AUDIT], 1);
 	assert_int_equal(c.packets[NP_EGRESS][NP_VERDICT_DENY], 0);
 	/* The reply belongs to a connection that was let through: allowed, not audited. */
@@ -536,11 +536,11 @@ struct seen_pod {
 	uint64_t want_id;
 	bool seen;
 	char key[64];
-	struct netpolicy_pod_counters c;
+	struct net_pod_counters c;
 };
 
-static int find_pod_cb(uint64_t cgroup_id, const char *pod_key,
-		       const struct netpolicy_pod_counters *c, void *userdata)
+static int find_pod_cb(uint64_t cgroup_id, const char *pod_key, const struct net_pod_counters *c,
+		       void *userdata)
 {
 	struct seen_pod *s = userdata;
 	if (cgroup_id != s->want_id)
@@ -553,7 +553,7 @@ static int find_pod_cb(uint64_t cgroup_id, const char *pod_key,
 
 static void test_counters_exact(void **state)
 {
-	struct netpolicy_pod_counters c;
+	struct net_pod_counters c;
 	pid_t pid;
 	int status;
 
@@ -573,7 +573,7 @@ static void test_counters_exact(void **state)
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(netpolicy_read_pod_counters(loader, pod_id[2], &c), 0);
+	assert_int_equal(net_read_pod_counters(loader, pod_id[2], &c), 0);
 	assert_int_equal(c.packets[NP_EGRESS][NP_VERDICT_ALLOW], 2);
 	assert_int_equal(c.bytes[NP_EGRESS][NP_VERDICT_ALLOW], 1028 + 1048);
 	assert_int_equal(c.packets[NP_INGRESS][NP_VERDICT_ALLOW], 2);
@@ -583,16 +583,16 @@ static void test_counters_exact(void **state)
 
 	/* The same numbers through the iteration the metrics exporter uses. */
 	struct seen_pod found = {.want_id = pod_id[2]};
-	assert_int_equal(netpolicy_foreach_pod(loader, find_pod_cb, &found), 0);
+	assert_int_equal(net_foreach_pod(loader, find_pod_cb, &found), 0);
 	assert_true(found.seen);
 	assert_string_equal(found.key, "test/pod-c");
 	assert_memory_equal(&found.c, &c, sizeof(c));
 
 	/* The same traffic in the top talkers. */
-	struct netpolicy_talker *t = NULL;
+	struct net_talker *t = NULL;
 	size_t n = 0;
 	bool seen = false;
-	assert_int_equal(netpolicy_top_talkers(loader, pod_id[2], 16, &t, &n), 0);
+	assert_int_equal(net_top_talkers(loader, pod_id[2], 16, &t, &n), 0);
 	for (size_t i = 0; i < n; i++) {
 		uint8_t want[4] = {198, 51, 100, 1};
 		if (t[i].dir == NP_EGRESS && t[i].family == 4 && t[i].port == 53 &&
@@ -610,7 +610,7 @@ struct flow_seen {
 	bool deny_to_9;
 };
 
-static void on_flow(const struct netpolicy_flow_event *e, void *userdata)
+static void on_flow(const struct net_flow_event *e, void *userdata)
 {
 	struct flow_seen *s = userdata;
 	const uint8_t nine[4] = {198, 51, 100, 9};
@@ -623,28 +623,28 @@ static void on_flow(const struct netpolicy_flow_event *e, void *userdata)
 static void test_flow_events(void **state)
 {
 	struct flow_seen seen = {0};
-	struct netpolicy_stats st;
+	struct net_stats st;
 
 	apply_text(
 		2,
 		"{\"egress\":{\"rules\":[{\"action\":\"Deny\",\"cidrs\":[\"198.51.100.9/32\"]}]}}",
 		false);
 	/* Drain what earlier tests left, then make one denied packet. */
-	while (netpolicy_poll_flows(loader, 0, on_flow, &seen) > 0)
+	while (net_poll_flows(loader, 0, on_flow, &seen) > 0)
 		;
 	seen.deny_to_9 = false;
 	assert_blocked(2, "udp", "198.51.100.9", 53);
 	for (int i = 0; i < 20 && !seen.deny_to_9; i++)
-		assert_true(netpolicy_poll_flows(loader, 100, on_flow, &seen) >= 0);
+		assert_true(net_poll_flows(loader, 100, on_flow, &seen) >= 0);
 	assert_true(seen.deny_to_9);
-	assert_int_equal(netpolicy_read_stats(loader, &st), 0);
+	assert_int_equal(net_read_stats(loader, &st), 0);
 	assert_true(st.replies > 0);
 }
 
 /* The child joins the cgroup and sends to a denied address as its very first action. */
 static void test_policy_before_first_packet(void **state)
 {
-	struct netpolicy_pod_counters c;
+	struct net_pod_counters c;
 
 	apply_text(
 		2,
@@ -680,7 +680,7 @@ static void test_policy_before_first_packet(void **state)
 	assert_int_equal(waitpid(sink, &status, 0), sink);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(netpolicy_read_pod_counters(loader, pod_id[2], &c), 0);
+	assert_int_equal(net_read_pod_counters(loader, pod_id[2], &c), 0);
 	assert_int_equal(c.packets[NP_EGRESS][NP_VERDICT_DENY], 1);
 }
 
@@ -744,22 +744,22 @@ static void test_atomic_flips(void **state)
 /* Enforcement outlives the loader; a new loader adopts the pins, counters and policies. */
 static void test_survives_restart(void **state)
 {
-	struct netpolicy_pod_counters before, after;
+	struct net_pod_counters before, after;
 
 	apply_text(
 		0,
 		"{\"egress\":{\"rules\":[{\"action\":\"Deny\",\"cidrs\":[\"198.51.100.6/32\"]}]}}",
 		false);
 	assert_blocked(0, "tcp", "198.51.100.6", 80);
-	assert_int_equal(netpolicy_read_pod_counters(loader, pod_id[0], &before), 0);
-	loader = netpolicy_loader_free(loader);
+	assert_int_equal(net_read_pod_counters(loader, pod_id[0], &before), 0);
+	loader = net_loader_free(loader);
 	assert_blocked(0, "tcp", "198.51.100.6", 80); /* no agent running */
 	assert_delivered(0, "tcp", "198.51.100.5", 80);
 
-	struct netpolicy_loader_opts opts = {
+	struct net_loader_opts opts = {
 		.bpffs_dir = bpffs_dir, .cgroup_root = root_cg, .flow_sample_rate = 1};
-	assert_int_equal(netpolicy_loader_open_opts(&opts, &loader), 0);
-	assert_int_equal(netpolicy_read_pod_counters(loader, pod_id[0], &after), 0);
+	assert_int_equal(net_loader_open_opts(&opts, &loader), 0);
+	assert_int_equal(net_read_pod_counters(loader, pod_id[0], &after), 0);
 	assert_true(after.packets[NP_EGRESS][NP_VERDICT_DENY] >
 		    before.packets[NP_EGRESS][NP_VERDICT_DENY]);
 	assert_blocked(0, "tcp", "198.51.100.6", 80);
@@ -770,7 +770,7 @@ static void test_survives_restart(void **state)
 		false);
 	assert_delivered(0, "tcp", "198.51.100.6", 80);
 	assert_blocked(0, "tcp", "198.51.100.5", 80);
-	assert_int_equal(netpolicy_remove_pod(loader, pod_id[0]), 0);
+	assert_int_equal(net_remove_pod(loader, pod_id[0]), 0);
 	assert_delivered(0, "tcp", "198.51.100.5", 80);
 }
 
@@ -781,9 +781,9 @@ static void test_cleanup_detaches(void **state)
 
 	apply_text(0, "{\"egress\":{\"defaultAction\":\"Deny\"}}", false);
 	assert_blocked(0, "tcp", "198.51.100.1", 80);
-	loader = netpolicy_loader_free(loader);
+	loader = net_loader_free(loader);
 	assert_blocked(0, "tcp", "198.51.100.1", 80);
-	assert_int_equal(netpolicy_loader_cleanup_all(bpffs_dir), 0);
+	assert_int_equal(net_loader_cleanup_all(bpffs_dir), 0);
 	snprintf(net, sizeof(net), "%s/net", bpffs_dir);
 	assert_int_equal(access(net, F_OK), -1);
 	assert_delivered(0, "tcp", "198.51.100.1", 80);

@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "controller/agent_recordings.h"
-#include "nodeagent/recordings_server.h"
+#include "controller/recordings/agent_recordings.h"
+#include "nodeagent/exec/recordings_server.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define PIN   "sha256//AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "controller/recordings_api.h"
-#include "controller/requestheader.h"
+#include "controller/recordings/recordings_api.h"
+#include "controller/recordings/requestheader.h"
 #include "metrics.h"
 
 #define BASE "/apis/recordings.bulwark.dev/v1/namespaces/"

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "controller/recordings_api.h"
-#include "controller/requestheader.h"
-#include "controller/requestheader_reload.h"
+#include "controller/recordings/recordings_api.h"
+#include "controller/recordings/requestheader.h"
+#include "controller/recordings/requestheader_reload.h"
 #include "metrics.h"
 
 #define CERTS_MAX (64 << 10)

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "cli/flows.h"
-#include "nodeagent/flow_log.h"
+#include "nodeagent/net/flow_log.h"
 
 static char dir[64];
 static char path[128], old[140];

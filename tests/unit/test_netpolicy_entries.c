@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "netpolicy/cidr.h"
-#include "netpolicy/entries.h"
+#include "nodeagent/net/net_entries.h"
 #include "netpolicy/netpolicy.h"
 #include "netpolicy/rule.h"
 
@@ -31,10 +31,10 @@ static json_t *compile_text(const char *text, bool audit)
 	return out;
 }
 
-static void build(const json_t *compiled, struct netpolicy_entries *e)
+static void build(const json_t *compiled, struct net_entries *e)
 {
 	struct field_error err = {0};
-	if (netpolicy_entries_build(compiled, e, &err) < 0)
+	if (net_entries_build(compiled, e, &err) < 0)
 		fail_msg("entries: %s: %s", err.field, err.reason);
 }
 
@@ -52,9 +52,9 @@ static void exact_entries_for_a_small_policy(void **state)
 		"\"protocol\":\"TCP\",\"ports\":[{\"port\":80},{\"port\":8000,\"endPort\":8003}]},"
 		"{\"action\":\"Deny\",\"cidrs\":[\"10.2.0.0/16\"]}]}}",
 		false);
-	struct netpolicy_entries e;
+	struct net_entries e;
 	build(c, &e);
-	const struct netpolicy_dir_entries *d = &e.dir[NP_EGRESS];
+	const struct net_dir_entries *d = &e.dir[NP_EGRESS];
 
 	/* Classes in the order of the sorted rules: the Allow TCP rule sorts first. */
 	assert_int_equal(d->rules.allow_enforce, 1);
@@ -95,17 +95,17 @@ static void exact_entries_for_a_small_policy(void **state)
 
 	uint8_t a[16];
 	v4("10.9.9.9", a);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 8002),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 8002),
 			 NP_VERDICT_ALLOW);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 8004),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 8004),
 			 NP_VERDICT_DENY);
 	v4("10.1.2.3", a);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 80),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 80),
 			 NP_VERDICT_DENY);
 	v4("10.2.2.3", a);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 80),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_TCP, 80),
 			 NP_VERDICT_DENY);
-	netpolicy_entries_free(&e);
+	net_entries_free(&e);
 	json_decref(c);
 }
 
@@ -114,16 +114,16 @@ static void audit_only_would_deny(void **state)
 	json_t *c = compile_text("{\"egress\":{\"defaultAction\":\"Deny\",\"rules\":[{\"cidrs\":"
 				 "[\"192.0.2.0/24\"]}]}}",
 				 true);
-	struct netpolicy_entries e;
+	struct net_entries e;
 	build(c, &e);
 	uint8_t a[16];
 	v4("192.0.2.7", a);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_UDP, 53),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_UDP, 53),
 			 NP_VERDICT_ALLOW);
 	v4("198.51.100.7", a);
-	assert_int_equal(netpolicy_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_UDP, 53),
+	assert_int_equal(net_entries_verdict(&e, NP_EGRESS, 4, a, IPPROTO_UDP, 53),
 			 NP_VERDICT_AUDIT);
-	netpolicy_entries_free(&e);
+	net_entries_free(&e);
 	json_decref(c);
 }
 
@@ -145,10 +145,10 @@ static void rejects_malformed_compiled_input(void **state)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
-		struct netpolicy_entries e;
+		struct net_entries e;
 		struct field_error err = {0};
 		assert_non_null(j);
-		assert_int_equal(netpolicy_entries_build(j, &e, &err), -EINVAL);
+		assert_int_equal(net_entries_build(j, &e, &err), -EINVAL);
 		assert_true(err.field[0] != '\0');
 		json_decref(j);
 	}
@@ -336,7 +336,7 @@ static void entries_agree_with_rules(void **state)
 		struct field_error err = {0};
 		if (netpolicy_compile(s, n, &compiled, &err) < 0)
 			fail_msg("round %d: %s: %s", round, err.field, err.reason);
-		struct netpolicy_entries e;
+		struct net_entries e;
 		build(compiled, &e);
 		for (int k = 0; k < 200; k++) {
 			uint8_t addr[16] = {0}, family = rnd(&seed, 3) == 0 ? 6 : 4;
@@ -360,7 +360,7 @@ static void entries_agree_with_rules(void **state)
 				enum np_verdict want =
 					direct_verdict(dir, family, addr, proto, port);
 				enum np_verdict got =
-					netpolicy_entries_verdict(&e, d, family, addr, proto, port);
+					net_entries_verdict(&e, d, family, addr, proto, port);
 				if (want != got) {
 					char *t = json_dumps(dir, JSON_COMPACT);
 					fail_msg(
@@ -372,7 +372,7 @@ static void entries_agree_with_rules(void **state)
 				checked++;
 			}
 		}
-		netpolicy_entries_free(&e);
+		net_entries_free(&e);
 		json_decref(compiled);
 		for (unsigned i = 0; i < n; i++)
 			json_decref(sections[i]);

@@ -1,7 +1,7 @@
 /* Naming the container of a node-local exec session: the runtime's id in the container
  * cgroup's directory name (as the kubelet's cgroupfs and systemd drivers, and the e2e node
  * harness, name it), then the name the kubelet gave it, from the runtime's saved state
- * (nodeagent/container_name.c, nodeagent/cgroup_path.c). The state files are written here as
+ * (nodeagent/exec/container_name.c, nodeagent/cgroup_path.c). The state files are written here as
  * runc (containerd's and CRI-O's) and crun save them. */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "nodeagent/cgroup_path.h"
-#include "nodeagent/container_name.h"
+#include "nodeagent/exec/container_name.h"
 
 #define UID   "0f9c2f63-6b2a-4c1e-9a53-1d2e3f4a5b6c"
 #define UID_  "0f9c2f63_6b2a_4c1e_9a53_1d2e3f4a5b6c"

@@ -1,5 +1,5 @@
 /* Matching a recorded session to the admission webhook's Requested ExecSession, and the
- * objects and status the agent writes (nodeagent/execrec_kube.c, without an apiserver). */
+ * objects and status the agent writes (nodeagent/exec/execrec_kube.c, without an apiserver). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "nodeagent/execrec_kube.h"
+#include "nodeagent/exec/execrec_kube.h"
 
 /* 2026-11-21T12:00:00Z */
 #define START_US (1795262400ull * 1000000ull)

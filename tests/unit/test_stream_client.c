@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "controller/agent_recordings.h"
+#include "controller/recordings/agent_recordings.h"
 #include "httpd.h"
 #include "nodeagent/stream_client.h"
 

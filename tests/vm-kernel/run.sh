@@ -105,7 +105,7 @@ mount -t bpf bpf /root/sys/fs/bpf
 mount -t tracefs tracefs /root/sys/kernel/tracing 2>/dev/null
 echo "VM-KERNEL \$(cat /proc/sys/kernel/osrelease)"
 chroot /root /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	HOME=/root BUILD=$BUILD TEST_FILTER='${TEST_FILTER:-}' TEST_TIMEOUT=${TEST_TIMEOUT:-1800} \
+	HOME=/root BUILD=$BUILD TEST_FILTER='${TEST_FILTER:-}' TEST_EXCLUDE='${TEST_EXCLUDE:-}' TEST_TIMEOUT=${TEST_TIMEOUT:-1800} \
 	/bin/bash -c 'cd $ROOT && tests/run.sh kernel; rc=\$?
 		echo "== what the tests reported about this kernel (their TAP comments)"
 		grep -H "^# [a-z0-9 ]*[:=]" $BUILD/test-logs/kernel/*.log | sed "s|^$BUILD/test-logs/kernel/||"
