@@ -11,7 +11,7 @@
 # after the last case is never a pass.
 #
 # Environment: BUILD (default build), FUZZ_SECONDS (per fuzz target, default 10),
-# TEST_TIMEOUT (seconds per test, default 900), TEST_FILTER (regex on test names).
+# TEST_TIMEOUT (seconds per test, default 900), TEST_FILTER (regex on test names), TEST_EXCLUDE (regex of tests to leave out).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
