@@ -42,6 +42,9 @@ CLUSTER_CIDR=10.244.0.0/16
 GUEST_PROXY_PORT=8888
 # The sandbox image, built here from pause.c (e2e/cluster/build.sh node).
 PAUSE_IMAGE=bulwark.local/pause:$KUBERNETES_VERSION
+# The cluster DNS (e2e/node/coredns.yaml): CoreDNS built here, at the kube-dns ClusterIP.
+COREDNS_IMAGE=bulwark.local/coredns:$COREDNS_VERSION
+DNS_IP=10.96.0.10
 
 say() { printf 'node: %s\n' "$*"; }
 err() { printf 'node: error: %s\n' "$*" >&2; }
@@ -241,6 +244,7 @@ write_node_share() {
 		cgroupDriver: systemd
 		containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
 		clusterDomain: cluster.local
+		clusterDNS: [$DNS_IP]
 		# Pod seccomp profiles of type Localhost live under the kubelet's root, here
 		# /var/lib/kubelet/seccomp; RuntimeDefault is not forced on pods that ask for nothing.
 		seccompDefault: false
@@ -308,7 +312,7 @@ write_node_share() {
 }
 
 image_tars() {
-	printf '%s\n' "/run/vm/pause.tar"
+	printf '%s\n' /run/vm/pause.tar /run/vm/coredns.tar
 	local t
 	for t in "$IMAGES_DIR"/*.tar; do
 		[ -e "$t" ] || continue
@@ -358,7 +362,9 @@ cmd_up() {
 		cmd_down
 	}
 	mkdir -p "$NODE_DIR"
-	trap 'err "up failed; cleaning up (KEEP_NODE=1 keeps it)"; [ "${KEEP_NODE:-0}" = 1 ] || cmd_down' ERR
+	# Whatever ends `up` early (a die, a failed command under set -e, a signal) takes down what
+	# it started, unless KEEP_NODE=1 leaves it for a look.
+	trap 'up_failed' EXIT
 	say "building the control plane and node binaries (e2e/cluster/build.sh node)"
 	"$ROOT/e2e/cluster/build.sh" node 2>&1 | sed -u 's/^/node: /'
 	((PIPESTATUS[0] == 0)) || die "build failed"
@@ -369,6 +375,10 @@ cmd_up() {
 	mkdir -p "$pause_root"
 	cp "$K8S_BIN_DIR/pause" "$pause_root/pause"
 	"$HERE/oci-image.sh" "$NODE_DIR/images/pause.tar" "$PAUSE_IMAGE" "$pause_root" /pause | sed 's/^/node: /'
+	local dns_root=$NODE_DIR/images/coredns-root
+	mkdir -p "$dns_root"
+	cp "$K8S_BIN_DIR/coredns" "$dns_root/coredns"
+	"$HERE/oci-image.sh" "$NODE_DIR/images/coredns.tar" "$COREDNS_IMAGE" "$dns_root" /coredns | sed 's/^/node: /'
 	local proxy_port
 	proxy_port=$(free_port)
 	start_egress_bridge "$proxy_port"
@@ -383,7 +393,7 @@ cmd_up() {
 	for name in $(node_names); do
 		idx=$((idx + 1))
 		write_node_share "$name" "$idx" "$APISERVER_PORT"
-		cp "$NODE_DIR/images/pause.tar" "$NODE_DIR/vm/$name/share/pause.tar"
+		cp "$NODE_DIR/images/pause.tar" "$NODE_DIR/images/coredns.tar" "$NODE_DIR/vm/$name/share/"
 		start_node "$name" "$APISERVER_PORT" "$proxy_port"
 	done
 	local t1=$EPOCHREALTIME
@@ -395,13 +405,32 @@ cmd_up() {
 		fi
 	done
 	say "every node Ready $(since "$t1") after kubelet start"
+	t1=$EPOCHREALTIME
+	sed "s#image: IMAGE#image: $COREDNS_IMAGE#" "$HERE/coredns.yaml" | kc apply -f - >/dev/null
+	if ! kc -n kube-system wait --for=condition=Available deployment/coredns --timeout="${NODE_READY_TIMEOUT}s" >/dev/null; then
+		kc -n kube-system get pods -o wide >&2 || true
+		kc -n kube-system logs deployment/coredns --tail=20 >&2 || true
+		die "CoreDNS did not become available within ${NODE_READY_TIMEOUT}s"
+	fi
+	say "cluster DNS (CoreDNS $COREDNS_VERSION at $DNS_IP) available in $(since "$t1")"
 	{
 		printf '# The real-node cluster (e2e/node/node.sh up); source this file.\n'
 		cat "$CLUSTER_DIR/env"
 		printf 'export NODE_DIR=%q\nexport NODES=%q\n' "$NODE_DIR" "$(node_names | tr '\n' ' ' | sed 's/ $//')"
 	} >"$NODE_DIR/env"
-	trap - ERR
+	trap - EXIT
 	say "up in $(since "$t0"): $(node_names | tr '\n' ' ')Ready; source $NODE_DIR/env"
+}
+
+up_failed() {
+	local rc=$?
+	if [ "${KEEP_NODE:-0}" = 1 ]; then
+		err "up failed; everything is left in $NODE_DIR (KEEP_NODE=1); node.sh down removes it"
+	else
+		err "up failed; cleaning up (KEEP_NODE=1 would keep it)"
+		cmd_down || true
+	fi
+	exit "$((rc == 0 ? 1 : rc))"
 }
 
 free_port() {

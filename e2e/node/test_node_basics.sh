@@ -43,7 +43,7 @@ if [ -z "$image" ]; then
 	rm -rf "$work"
 	mkdir -p "$work/bin" "$work/tmp"
 	cp /bin/busybox "$work/bin/busybox"
-	for a in sh cat echo mkdir sleep httpd nc printf test; do
+	for a in sh cat echo mkdir sleep httpd nc nslookup printf test; do
 		ln -s busybox "$work/bin/$a"
 	done
 	"$ROOT/e2e/node/oci-image.sh" "$NODE_DIR/images/node-test-busybox.tar" "$image" "$work" /bin/sh
@@ -138,6 +138,18 @@ api_from_pod() {
 }
 tap_check "a pod reaches the apiserver through the kubernetes Service (10.96.0.1:443)" \
 	wait_for "the apiserver at 10.96.0.1:443 from pod web" 60 api_from_pod
+
+# ---- cluster DNS (CoreDNS at the kubelet's clusterDNS) -----------------------------------------
+resolve() {
+	local out
+	out=$(kc -n "$NS" exec web -- nslookup "$1" 2>&1) || return 1
+	echo "$out" | sed 's/^/# /'
+	grep -qF "$2" <<<"$out"
+}
+tap_check "a pod resolves the Service web.$NS.svc.cluster.local to $svc_ip" \
+	wait_for "DNS for web.$NS.svc.cluster.local" 120 resolve "web.$NS.svc.cluster.local" "$svc_ip"
+tap_check "a pod resolves kubernetes.default by its search path" \
+	wait_for "DNS for kubernetes.default" 60 resolve kubernetes.default 10.96.0.1
 
 # ---- controllers: a Deployment and a DaemonSet ------------------------------------------------
 kc -n "$NS" apply -f - >/dev/null <<EOF2
