@@ -149,7 +149,7 @@ build_one() {
 	want=$(cat "$HERE/versions.env" "$dir/go.mod" "$dir/go.sum" |
 		{
 			cat
-			printf 'go=%s pkg=%s ldflags=%s\n' "$(go env GOVERSION)" "$pkg" "$ldflags"
+			printf 'go=%s pkg=%s ldflags=%s cgo=%s\n' "$(go env GOVERSION)" "$pkg" "$ldflags" "${CGO_ENABLED:-}"
 		} | sha256sum | cut -d' ' -f1)
 	if [ -x "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		say "$name is up to date ($out)"
@@ -274,7 +274,8 @@ build_all() {
 	if [ "${1:-}" = node ]; then
 		build_node_set
 		build_pause
-		build_one coredns "$HERE/coredns" github.com/coredns/coredns "-s -w"
+		# Static: the CoreDNS image holds nothing but this binary.
+		CGO_ENABLED=0 build_one coredns "$HERE/coredns" github.com/coredns/coredns "-s -w"
 	fi
 	say "done in $(hms $((SECONDS - start))): $("$K8S_BIN_DIR/kube-apiserver" --version), etcd $("$K8S_BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')"
 }

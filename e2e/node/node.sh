@@ -32,10 +32,13 @@ IMAGES_DIR=$(realpath -m "${IMAGES_DIR:-$ROOT/build/images}")
 source "$ROOT/e2e/cluster/versions.env"
 KUBECTL=${KUBECTL:-/usr/lib/google-cloud-sdk/bin/kubectl.$KUBECTL_MINOR}
 
-# Inside each guest (qemu's user network): the node's own address, qemu's gateway, and the
-# guestfwd address at which the guest reaches the apiserver. Pods get 10.244.N.0/24 on node N.
-NODE_IP=10.0.2.15
+# Inside each guest: on eth0 (qemu's user network, one per VM) the guest's address, qemu's
+# gateway, and the guestfwd address at which the guest reaches the apiserver; on eth1 (a qemu
+# socket link between the node VMs, over 127.0.0.1) node N's address 10.1.0.N, its node IP.
+# Pods get 10.244.N.0/24 on node N, routed over eth1 between nodes.
+GUEST_IP=10.0.2.15
 GUEST_GW=10.0.2.2
+LINK_PREFIX=10.1.0
 APISERVER_GUEST_IP=10.0.2.100
 CLUSTER_CIDR=10.244.0.0/16
 # The in-guest CONNECT proxy (tinyproxy) port: the apiserver's egress to kubelets and pods.
@@ -74,8 +77,8 @@ preflight() {
 		echo "NODE_COUNT='$NODE_COUNT' must be 1 to 9"
 		return 1
 	}
-	((NODE_COUNT == 1)) || {
-		echo "NODE_COUNT=$NODE_COUNT: only one node is supported so far (two nodes each have qemu's user network to themselves; docs/real-node.md)"
+	((NODE_COUNT <= 2)) || {
+		echo "NODE_COUNT=$NODE_COUNT: at most 2 nodes (their link is a point-to-point qemu socket netdev)"
 		return 1
 	}
 	for t in qemu-system-x86_64 qemu-img mmdebstrap mke2fs ssh ssh-keygen socat jq openssl; do
@@ -210,11 +213,15 @@ start_host_components() {
 # write_node_share NAME INDEX APISERVER_PORT: the files the VM reads from /run/vm.
 write_node_share() {
 	local name=$1 idx=$2 port=$3 share=$NODE_DIR/vm/$1/share pki=$CLUSTER_DIR/pki
-	local podcidr=10.244.$idx.0/24 b
+	local podcidr=10.244.$idx.0/24 b node_ip=$LINK_PREFIX.$idx i
 	mkdir -p "$share/bin" "$share/units" "$share/cni"
 	printf '%s\n' "$name" >"$share/hostname"
-	printf '%s/24 %s\n' "$NODE_IP" "$GUEST_GW" >"$share/net"
-	printf 'NODE_NAME=%s\nNODE_IP=%s\n' "$name" "$NODE_IP" >"$share/node.env"
+	printf '%s/24 %s\n' "$GUEST_IP" "$GUEST_GW" >"$share/net"
+	printf '%s/24\n' "$node_ip" >"$share/link"
+	for ((i = 1; i <= NODE_COUNT; i++)); do
+		((i == idx)) || printf '10.244.%d.0/24 %s.%d\n' "$i" "$LINK_PREFIX" "$i"
+	done >"$share/routes"
+	printf 'NODE_NAME=%s\nNODE_IP=%s\n' "$name" "$node_ip" >"$share/node.env"
 	cp "$HERE/guest/setup.sh" "$HERE/guest/start.sh" "$share/"
 	cp "$HERE/guest/"*.service "$HERE/guest/containerd.conf" "$share/units/"
 	for b in kubelet kube-proxy; do
@@ -284,12 +291,14 @@ write_node_share() {
 		    bin_dir = "/usr/lib/cni"
 		    conf_dir = "/run/vm/cni"
 	EOF
+	# No ipMasq: pod-to-pod traffic keeps its pod source address across nodes (network policy
+	# sees who sent it); start.sh masquerades only what leaves through eth0, the apiserver's way.
 	cat >"$share/cni/10-bulwark.conflist" <<-EOF
 		{
 		  "cniVersion": "1.0.0",
 		  "name": "bulwark",
 		  "plugins": [
-		    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
+		    {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
 		     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$podcidr"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
 		    {"type": "portmap", "capabilities": {"portMappings": true}}
 		  ]
@@ -300,7 +309,7 @@ write_node_share() {
 	# port is allowed.
 	cat >"$share/tinyproxy.conf" <<-EOF
 		Port $GUEST_PROXY_PORT
-		Listen $NODE_IP
+		Listen $GUEST_IP
 		Timeout 3600
 		MaxClients 200
 		Allow $GUEST_GW
@@ -323,12 +332,18 @@ image_tars() {
 	done
 }
 
+# boot_node NAME INDEX APISERVER_PORT PROXY_PORT LINK_PORT: node 1 listens on the link and
+# carries the apiserver's egress proxy port; node 2 connects to the link.
+boot_node() {
+	local name=$1 idx=$2 port=$3 proxy_port=$4 link_port=$5 fwd=
+	local link=listen:$link_port
+	((idx == 1)) && fwd="$proxy_port:$GUEST_PROXY_PORT" || link=connect:$link_port
+	VM_HOSTFWD=$fwd VM_GUESTFWD="$APISERVER_GUEST_IP:$port=$port" VM_LINK=$link \
+		VM_MAC=$(printf '52:54:00:0b:01:%02x' "$idx") "$ROOT/e2e/vm/vm.sh" start "$NODE_DIR/vm/$name"
+}
+
 start_node() {
-	local name=$1 port=$2 proxy_port=$3 dir=$NODE_DIR/vm/$1 t0=$EPOCHREALTIME tars
-	VM_HOSTFWD="$proxy_port:$GUEST_PROXY_PORT" VM_GUESTFWD="$APISERVER_GUEST_IP:$port=$port" \
-		"$ROOT/e2e/vm/vm.sh" start "$dir"
-	say "$name: booted in $(since "$t0")"
-	t0=$EPOCHREALTIME
+	local name=$1 dir=$NODE_DIR/vm/$1 t0=$EPOCHREALTIME tars
 	mapfile -t tars < <(image_tars)
 	"$ROOT/e2e/vm/vm.sh" exec "$dir" /run/vm/start.sh "${tars[@]}" 2>&1 | sed "s/^/node: $name: /"
 	((PIPESTATUS[0] == 0)) || die "$name: start.sh failed"
@@ -389,12 +404,38 @@ cmd_up() {
 	# shellcheck source=/dev/null
 	source "$CLUSTER_DIR/ports"
 	start_host_components "https://127.0.0.1:$APISERVER_PORT"
-	local name idx=0
+	local name idx=0 link_port pids=() t0=$EPOCHREALTIME i
+	link_port=$(free_port)
 	for name in $(node_names); do
 		idx=$((idx + 1))
 		write_node_share "$name" "$idx" "$APISERVER_PORT"
 		cp "$NODE_DIR/images/pause.tar" "$NODE_DIR/images/coredns.tar" "$NODE_DIR/vm/$name/share/"
-		start_node "$name" "$APISERVER_PORT" "$proxy_port"
+	done
+	# The VMs boot side by side. The second connects to the first's link socket, so it starts
+	# once the first qemu runs (its pid file is written after the netdevs are set up).
+	idx=0
+	for name in $(node_names); do
+		idx=$((idx + 1))
+		boot_node "$name" "$idx" "$APISERVER_PORT" "$proxy_port" "$link_port" &
+		pids+=($!)
+		for ((i = 0; i < 300; i++)); do
+			[ -s "$NODE_DIR/vm/$name/qemu.pid" ] && break
+			kill -0 "${pids[-1]}" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || die "a node VM did not boot (see the vm: lines above)"
+	done
+	say "$(node_names | tr '\n' ' ')booted in $(since "$t0")"
+	# Node by node the imports would add up; side by side they share the two cores anyway.
+	pids=()
+	for name in $(node_names); do
+		start_node "$name" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || die "a node did not start (see the node: lines above)"
 	done
 	local t1=$EPOCHREALTIME
 	for name in $(node_names); do

@@ -5,7 +5,10 @@
 #   oci-image.sh OUT.tar NAME:TAG DIR ENTRYPOINT...
 #
 # DIR's tree is the layer. Every byte is a function of the inputs (sorted entries, owner 0,
-# mtime 0, gzip without a name or time), so the same inputs give the same digests.
+# mtime 0), so the same inputs give the same digests. The layer is an uncompressed tar: the
+# tar is read from the host's page cache through 9p, and gunzip in a TCG guest costs far more
+# (CoreDNS: 23-36 s to import gzipped) than the bytes saved. OCI_GZIP=1 compresses it.
+# (gzip -n: no name or time, so compressed layers are reproducible too).
 set -euo pipefail
 
 die() {
@@ -35,9 +38,14 @@ blob() {
 tar -C "$dir" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=posix \
 	--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf "$work/layer.tar" .
 diff_id=sha256:$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
-gzip -n -9 <"$work/layer.tar" >"$work/layer.tar.gz"
-rm "$work/layer.tar"
-read -r layer layer_size < <(blob "$work/layer.tar.gz")
+layer_type=application/vnd.oci.image.layer.v1.tar
+if [ "${OCI_GZIP:-0}" = 1 ]; then
+	gzip -n -9 <"$work/layer.tar" >"$work/layer.tar.gz"
+	rm "$work/layer.tar"
+	mv "$work/layer.tar.gz" "$work/layer.tar"
+	layer_type+=+gzip
+fi
+read -r layer layer_size < <(blob "$work/layer.tar")
 
 jq -cn --arg diff "$diff_id" --args '{architecture: "amd64", os: "linux",
 	config: {Entrypoint: $ARGS.positional, WorkingDir: "/"},
@@ -45,9 +53,10 @@ jq -cn --arg diff "$diff_id" --args '{architecture: "amd64", os: "linux",
 read -r config config_size < <(blob "$work/config.json")
 
 jq -cn --arg c "$config" --argjson cs "$config_size" --arg l "$layer" --argjson ls "$layer_size" \
+	--arg lt "$layer_type" \
 	'{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
 	config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
-	layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: $l, size: $ls}]}' \
+	layers: [{mediaType: $lt, digest: $l, size: $ls}]}' \
 	>"$work/manifest.json"
 read -r manifest manifest_size < <(blob "$work/manifest.json")
 

@@ -139,6 +139,36 @@ api_from_pod() {
 tap_check "a pod reaches the apiserver through the kubernetes Service (10.96.0.1:443)" \
 	wait_for "the apiserver at 10.96.0.1:443 from pod web" 60 api_from_pod
 
+# ---- across nodes: a pod on the last node reaches web (on the first) by pod IP and ClusterIP --
+LAST=${NODES##* }
+if [ "$LAST" != "$NODE" ]; then
+	kc -n "$NS" apply -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: far}
+spec:
+  terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: $LAST}
+  containers:
+  - {name: far, image: $image, imagePullPolicy: Never, command: [sleep, "3600"]}
+EOF2
+	tap_check "a pod starts on the second node $LAST" \
+		kc -n "$NS" wait --for=condition=Ready pod/far --timeout="${WAIT}s"
+	web_ip=$(kc -n "$NS" get pod web -o jsonpath='{.status.podIP}')
+	far_get() {
+		local out
+		out=$(kc -n "$NS" exec far -- sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc $1 $2") &&
+			grep -q hello-from-web <<<"$out"
+	}
+	tap_check "a pod on $LAST reaches the pod on $NODE at its pod IP $web_ip (routed over the node link)" \
+		wait_for "http://$web_ip:8080/ from pod far" 120 far_get "$web_ip" 8080
+	tap_check "a pod on $LAST reaches the Service on $NODE at its ClusterIP" \
+		wait_for "http://$svc_ip/ from pod far" 120 far_get "$svc_ip" 80
+	out=$(kc -n "$NS" exec far -- echo far-exec 2>&1 || true)
+	tap_check "kubectl exec reaches the kubelet of $LAST too (through $NODE's egress proxy): '$out'" \
+		[ "$out" = far-exec ]
+fi
+
 # ---- cluster DNS (CoreDNS at the kubelet's clusterDNS) -----------------------------------------
 resolve() {
 	local out

@@ -20,6 +20,9 @@
 #   VM_HOSTFWD      extra host->guest forwards, space-separated HOSTPORT:GUESTPORT (127.0.0.1 only)
 #   VM_GUESTFWD     guest->host forwards, space-separated GUESTIP:PORT=HOSTPORT: a connection
 #                   from the guest to GUESTIP:PORT reaches 127.0.0.1:HOSTPORT on the host
+#   VM_LINK         a second NIC (eth1) on a qemu socket link between VMs, over 127.0.0.1 only:
+#                   listen:PORT (one VM) or connect:PORT (the other)
+#   VM_MAC          eth1's MAC address (VMs on one link need different ones)
 #   VM_BOOT_TIMEOUT seconds to wait for sshd (default 300: a TCG boot takes about a minute)
 #   VM_ACCEL        qemu -accel value (default tcg,thread=multi,tb-size=512)
 #
@@ -112,6 +115,13 @@ start() {
 		net+=",guestfwd=tcp:${BASH_REMATCH[1]}:${BASH_REMATCH[2]}-cmd:$dir/guestfwd-$i.sh"
 		i=$((i + 1))
 	done
+	local link=()
+	if [ -n "${VM_LINK:-}" ]; then
+		[[ $VM_LINK =~ ^(listen|connect):([0-9]+)$ ]] || die "VM_LINK '$VM_LINK' is not listen:PORT or connect:PORT"
+		link=(-netdev "socket,id=n1,${BASH_REMATCH[1]}=127.0.0.1:${BASH_REMATCH[2]}")
+		[[ ${VM_MAC:-} =~ ^52:54:00(:[0-9a-f]{2}){3}$ ]] || die "VM_MAC '${VM_MAC:-}' is not 52:54:00:xx:xx:xx"
+		link+=(-device "virtio-net-pci,netdev=n1,mac=$VM_MAC")
+	fi
 	local share=${VM_BUILD_SHARE:-$ROOT}
 	local start=$SECONDS
 	qemu-system-x86_64 -name "vm-$(cat "$dir/share/hostname")" \
@@ -119,7 +129,7 @@ start() {
 		-kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
 		-append "console=ttyS0 root=/dev/vda rw net.ifnames=0 mitigations=off quiet systemd.show_status=0" \
 		-drive "file=$dir/overlay.qcow2,if=virtio,format=qcow2,cache=unsafe,discard=unmap" \
-		-netdev "$net" -device virtio-net-pci,netdev=n0 \
+		-netdev "$net" -device virtio-net-pci,netdev=n0 "${link[@]}" \
 		-device virtio-rng-pci \
 		-fsdev "local,id=build,path=$share,security_model=none,readonly=on" \
 		-device virtio-9p-pci,fsdev=build,mount_tag=build \
