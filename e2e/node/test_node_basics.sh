@@ -47,7 +47,9 @@ if [ -z "$image" ]; then
 		ln -s busybox "$work/bin/$a"
 	done
 	"$ROOT/e2e/node/oci-image.sh" "$NODE_DIR/images/node-test-busybox.tar" "$image" "$work" /bin/sh
-	node_exec "$NODE" ctr -n k8s.io images import "/bulwark/${NODE_DIR#"$ROOT"/}/images/node-test-busybox.tar"
+	for n in $NODES; do
+		node_exec "$n" ctr -n k8s.io images import "/bulwark/${NODE_DIR#"$ROOT"/}/images/node-test-busybox.tar"
+	done
 fi
 echo "# workload image: $image"
 
@@ -62,6 +64,7 @@ kind: Pod
 metadata: {name: web, labels: {app: web}}
 spec:
   terminationGracePeriodSeconds: 1
+  nodeSelector: {kubernetes.io/hostname: $NODE}
   containers:
   - name: web
     image: $image
