@@ -16,6 +16,9 @@ packages=(
 	# with asciinema and checks the web replay in headless Chromium (its DOM, and a screenshot
 	# read back with OCR)
 	nodejs asciinema chromium tesseract-ocr
+	# the real-node tier (e2e/vm, e2e/node): a Debian rootfs (mmdebstrap, mke2fs -d) booted
+	# under QEMU's TCG, driven over ssh; socat carries the guest's connections to the apiserver
+	qemu-system-x86 qemu-utils mmdebstrap e2fsprogs debian-archive-keyring openssh-client socat
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )

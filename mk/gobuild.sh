@@ -52,7 +52,7 @@ gobuild_one() {
 	want=$(cat "$@" "$dir/go.mod" "$dir/go.sum" |
 		{
 			cat
-			printf 'go=%s pkg=%s ldflags=%s\n' "$(go env GOVERSION)" "$pkg" "$ldflags"
+			printf 'go=%s pkg=%s ldflags=%s cgo=%s\n' "$(go env GOVERSION)" "$pkg" "$ldflags" "${CGO_ENABLED:-}"
 		} | sha256sum | cut -d' ' -f1)
 	if [ -x "$out" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
 		gobuild_say "$name is up to date ($out)"
