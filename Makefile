@@ -6,6 +6,8 @@
 #   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
 #   make deps       installs what the build and the tests need (idempotent)
 #   make cluster-up / cluster-down   the local etcd + kube-apiserver (e2e/cluster/)
+#   make images     OCI image layout tars of the agent, controller, webhook, launcher and the
+#                   test workloads in build/images/ (images/build.sh; IMAGE_REPO, IMAGE_TAG)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -59,7 +61,7 @@ KERNEL_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERNEL_SRCS
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
 E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 
-.PHONY: all deps test test-build demo cluster-up cluster-down format format-check clean \
+.PHONY: all deps test test-build demo cluster-up cluster-down images format format-check clean \
 	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
 	bench-exec bench-policy
 
@@ -214,6 +216,10 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) all
 	@BUILD=$(BUILD) demo/run.sh
+
+# Every image from the binaries above and Debian packages (images/build.sh says what is in each).
+images: $(BINS)
+	@BUILD=$(BUILD) VERSION=$(VERSION) images/build.sh
 
 cluster-up: deps
 	@BUILD=$(BUILD) e2e/cluster/cluster.sh up

@@ -16,6 +16,8 @@ packages=(
 	# with asciinema and checks the web replay in headless Chromium (its DOM, and a screenshot
 	# read back with OCR)
 	nodejs asciinema chromium tesseract-ocr
+	# make images: the workload image with python3 is a Debian root file system
+	mmdebstrap
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )
