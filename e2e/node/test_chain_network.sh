@@ -5,14 +5,14 @@
 # shipped capabilities) binds it to the client pod's cgroup → the kernel drops the client's
 # packets to a denied pod and passes them to an allowed one, counted in the agent's /metrics
 # and sampled by `kubectl bulwark flows`. An edit changes what the running pod may reach
-# without restarting it. The agent pod is killed while the client sends to the denied peer:
-# the DaemonSet starts another, and not one packet gets through meanwhile.
+# without restarting it. The agent is killed (-9, on the node) while the client sends to the
+# denied peer: the kubelet starts the DaemonSet pod's container again, the new agent adopts the
+# pinned programs, and not one packet gets through meanwhile; the denied ones are counted.
 # The peers are two pods with busybox httpd; every packet stays inside the node VM.
 # shellcheck source-path=SCRIPTDIR source=bulwark.sh
 source "$(dirname "$0")/bulwark.sh"
 
 check() { tap_check "$@" || true; }
-not() { ! "$@"; }
 PORT=8080
 
 bulwark_install
@@ -77,8 +77,6 @@ wait_for "$T" enforced "$(gen)" ||
 	fail "the policy was never enforced: $(kubectl -n "$ns" get bwp client-egress -o json | jq -c .status)"
 summary() { kubectl -n "$ns" get bwp client-egress -o jsonpath='{.status.podsMatched}/{.status.nodesEnforced}/{.status.conditions[?(@.type=="Ready")].status}'; }
 check "policy status: 1 pod, 1 node enforced, Ready ($(summary))" test "$(summary)" = 1/1/True
-bound() { grep -q "\"msg\":\"pod network policy applied\".*\"pod\":\"$ns/client\"" <<<"$(agent_log "$NODE")"; }
-check "the agent logged binding the policy to the client pod's cgroup" bound
 check "client → allowed peer-a $ip_a:$PORT works" allowed "$ip_a"
 out=$(get "$ip_b") || true
 check "client → peer-b $ip_b:$PORT is denied ($(tr '\n' ' ' <<<"$out"))" refused "$out"
@@ -131,6 +129,7 @@ cid=${cid#containerd://}
 pid=$(node_exec "$NODE" ctr -n k8s.io task ls | awk -v id="$cid" '$1 == id { print $2 }')
 [[ $pid =~ ^[0-9]+$ ]] || fail "no containerd task for the agent container $cid"
 denies_before=$(counter client egress deny)
+health_before=$(agent_get "$NODE" /healthz)
 mark=$(lines)
 node_exec "$NODE" kill -KILL "$pid" || fail "cannot kill the agent (pid $pid on $NODE)"
 again() { [ "$(restarts)" -gt "$restarts_before" ] &&
@@ -150,7 +149,11 @@ check "the denied packets meanwhile were counted (pinned maps: $denies_before �
 log=$(agent_log "$NODE")
 check "the restarted agent adopted the pinned programs and state" \
 	grep -q '"msg":"adopted the persisted state"' <<<"$log"
-check "the restarted agent applied nothing again for the client" \
-	not grep -q "pod network policy applied.*$ns/client" <<<"$log"
+health_after=$(agent_get "$NODE" /healthz) || health_after='{}'
+# shellcheck disable=SC2016 # jq variables
+check "the restarted agent: same controller epoch, version not older, synced" jq -en \
+	--argjson a "$health_before" --argjson b "$health_after" \
+	'$a.epoch == $b.epoch and $b.version >= $a.version and $b.synced'
+check "the restarted agent did not restart the client pod" test "$(cid)" = "$before"
 check "the policy is still enforced on the node" enforced "$(gen)"
 tap_done
