@@ -6,6 +6,9 @@
 #   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
 #   make deps       installs what the build and the tests need (idempotent)
 #   make cluster-up / cluster-down   the local etcd + kube-apiserver (e2e/cluster/)
+#   make cluster-vm-up / cluster-vm-down
+#                   a real cluster: that control plane plus scheduler, controller-manager, and a
+#                   node VM with kubelet, containerd, kube-proxy (e2e/node/; docs/real-node.md)
 #   make images     OCI image layout tars of the agent, controller, webhook, launcher and the
 #                   test workloads in build/images/ (images/build.sh; IMAGE_REPO, IMAGE_TAG)
 
@@ -61,7 +64,8 @@ KERNEL_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERNEL_SRCS
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
 E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 
-.PHONY: all deps test test-build demo cluster-up cluster-down images format format-check clean \
+.PHONY: all deps test test-build demo cluster-up cluster-down cluster-vm-up cluster-vm-down images \
+	format format-check clean \
 	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
 	bench-exec bench-policy
 
@@ -225,6 +229,11 @@ cluster-up: deps
 	@BUILD=$(BUILD) e2e/cluster/cluster.sh up
 cluster-down:
 	@BUILD=$(BUILD) e2e/cluster/cluster.sh down
+
+cluster-vm-up: deps
+	@BUILD=$(BUILD) e2e/node/node.sh up
+cluster-vm-down:
+	@BUILD=$(BUILD) e2e/node/node.sh down
 
 # ---- style ------------------------------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

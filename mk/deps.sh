@@ -16,8 +16,10 @@ packages=(
 	# with asciinema and checks the web replay in headless Chromium (its DOM, and a screenshot
 	# read back with OCR)
 	nodejs asciinema chromium tesseract-ocr
-	# make images: the workload image with python3 is a Debian root file system
-	mmdebstrap
+	# the real-node tier (e2e/vm, e2e/node): a Debian rootfs (mmdebstrap, mke2fs -d) booted
+	# under QEMU's TCG, driven over ssh; socat carries the guest's connections to the apiserver.
+	# make images also uses mmdebstrap, for the workload image with python3.
+	qemu-system-x86 qemu-utils mmdebstrap e2fsprogs debian-archive-keyring openssh-client socat
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates
 )

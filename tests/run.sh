@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Bulwark's test tiers and prints one closing line: "N passed, N failed, N skipped".
 #
-#   tests/run.sh                 every tier: format unit asan fuzz kernel e2e
+#   tests/run.sh                 every tier: format unit asan fuzz kernel e2e node
 #   tests/run.sh unit kernel     only those tiers
 #
 # A test is an executable. cmocka tests speak TAP (CMOCKA_MESSAGE_OUTPUT=TAP) and every case
@@ -23,7 +23,7 @@ LOGS=$BUILD/test-logs
 export BUILD BULWARK_ROOT=$PWD
 
 tiers=("$@")
-((${#tiers[@]})) || tiers=(format unit asan fuzz kernel e2e)
+((${#tiers[@]})) || tiers=(format unit asan fuzz kernel e2e node)
 
 passed=0 failed=0 skipped=0
 failures=()
@@ -161,10 +161,40 @@ tier_e2e() {
 	run_test e2e leftovers e2e/cluster/leftovers.sh check "$LOGS/e2e-before.snapshot" "${kept[@]}"
 }
 
+# The real-node tier: one real cluster (e2e/node/node.sh up: the control plane plus kubelet and
+# kube-proxy in a QEMU VM) for all of e2e/node/test_*.sh, removed afterwards; a last test,
+# node/leftovers, fails if a VM, process or the state dir survives. A machine that cannot run
+# the VM skips the tier with the reason (node.sh check).
+tier_node() {
+	local t tests=() reason rc=0
+	for t in e2e/node/test_*.sh; do
+		[ -x "$t" ] && tests+=("$t")
+	done
+	((${#tests[@]})) || return 0
+	reason=$(e2e/node/node.sh check 2>&1) || rc=$?
+	if ((rc != 0)); then
+		run_test node real-node bash -c 'printf "%s\n" "$1"; exit "$2"' _ "$reason" "$rc"
+		return 0
+	fi
+	e2e/cluster/leftovers.sh snapshot >"$LOGS/node-before.snapshot"
+	note "node: starting the real-node cluster (e2e/node/node.sh up; a cold machine builds kubelet & co and the VM image first)"
+	e2e/node/node.sh up 2>&1 | tee "$LOGS/node-up.log" | sed -u 's/^/     /'
+	if ((PIPESTATUS[0] != 0)); then
+		run_test node node-up bash -c "cat '$LOGS/node-up.log'; exit 1"
+	else
+		for t in "${tests[@]}"; do
+			run_test node "$(basename "$t" .sh)" "$t"
+		done
+	fi
+	e2e/node/node.sh down >"$LOGS/node-down.log" 2>&1 ||
+		run_test node node-down bash -c "cat '$LOGS/node-down.log'; exit 1"
+	CLUSTER_DIR=$BUILD/node run_test node leftovers e2e/cluster/leftovers.sh check "$LOGS/node-before.snapshot"
+}
+
 mkdir -p "$LOGS"
 for tier in "${tiers[@]}"; do
 	if ! declare -F "tier_$tier" >/dev/null; then
-		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz kernel e2e)" >&2
+		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz kernel e2e node)" >&2
 		exit 2
 	fi
 	note "== $tier"

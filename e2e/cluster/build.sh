@@ -3,7 +3,10 @@
 # in e2e/cluster/versions.env. No prebuilt binary is downloaded: the Go module proxy serves
 # source, and the machine's Go compiles it.
 #
-#   e2e/cluster/build.sh          check the pins, then build whatever is out of date
+#   e2e/cluster/build.sh          check the pins, then build etcd and kube-apiserver if out of date
+#   e2e/cluster/build.sh node     the same, plus what a real node needs (e2e/node/): kubelet,
+#                                 kube-scheduler, kube-controller-manager, kube-proxy (one
+#                                 `go build`, one stamp) and pause, the sandbox image's binary
 #   e2e/cluster/build.sh check    only check that apiserver/go.mod and etcd/go.mod match versions.env
 #   e2e/cluster/build.sh repin    rewrite both go.mod files (and go.sum) from versions.env
 #
@@ -172,6 +175,78 @@ build_one() {
 	fi
 }
 
+# build_node_set: kubelet, kube-scheduler, kube-controller-manager and kube-proxy from the
+# apiserver's wrapper module (same pin, same go.sum), in one `go build` so they share compiles.
+# Their own stamp: the e2e tier, which needs only the apiserver, never waits for them.
+NODE_CMDS=(kubelet kube-scheduler kube-controller-manager kube-proxy)
+build_node_set() {
+	local dir=$HERE/apiserver ldflags want stamp=$K8S_BIN_DIR/node-set.stamp log=$K8S_BIN_DIR/node-set.build.log
+	local c pkgs=() missing=0
+	ldflags=$(apiserver_ldflags)
+	for c in "${NODE_CMDS[@]}"; do
+		pkgs+=("k8s.io/kubernetes/cmd/$c")
+		[ -x "$K8S_BIN_DIR/$c" ] || missing=1
+	done
+	want=$(cat "$HERE/versions.env" "$dir/go.mod" "$dir/go.sum" |
+		{
+			cat
+			printf 'go=%s pkgs=%s ldflags=%s\n' "$(go env GOVERSION)" "${pkgs[*]}" "$ldflags"
+		} | sha256sum | cut -d' ' -f1)
+	if ((missing == 0)) && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+		say "${NODE_CMDS[*]} are up to date ($K8S_BIN_DIR)"
+		return 0
+	fi
+	say "building ${NODE_CMDS[*]} (one go build; a cold build takes many minutes; progress every ${PROGRESS_SECONDS}s)"
+	BUILD_TMP=$K8S_BIN_DIR/.node-set.tmp.$$
+	rm -rf "$BUILD_TMP"
+	mkdir -p "$BUILD_TMP"
+	local start=$SECONDS last=$SECONDS n rc=0
+	(cd "$dir" && exec go build -v -trimpath -buildvcs=false -ldflags "$ldflags" -o "$BUILD_TMP/" "${pkgs[@]}") \
+		>"$log" 2>&1 </dev/null &
+	BUILD_PID=$!
+	while kill -0 "$BUILD_PID" 2>/dev/null; do
+		sleep 1
+		if ((SECONDS - last >= PROGRESS_SECONDS)); then
+			last=$SECONDS
+			n=$(grep -c '^[a-z]' "$log" || true)
+			say "node binaries: $(hms $((SECONDS - start))) elapsed, $n packages compiled, now at $(tail -n1 "$log")"
+		fi
+	done
+	wait "$BUILD_PID" || rc=$?
+	BUILD_PID=
+	if ((rc != 0)); then
+		tail -n 30 "$log" | sed 's/^/  | /' >&2
+		die "go build of ${NODE_CMDS[*]} failed (exit $rc); full log: $log"
+	fi
+	for c in "${NODE_CMDS[@]}"; do
+		mv -f "$BUILD_TMP/$c" "$K8S_BIN_DIR/$c"
+	done
+	rm -rf "$BUILD_TMP"
+	BUILD_TMP=
+	printf '%s\n' "$want" >"$stamp"
+	say "${NODE_CMDS[*]} built in $(hms $((SECONDS - start))) ($(grep -c '^[a-z]' "$log" || true) packages compiled)"
+}
+
+# build_pause: the sandbox ("pause") container's binary, from its C source in the pinned
+# k8s.io/kubernetes module (build/pause/linux/pause.c), static so its image needs nothing else.
+build_pause() {
+	local src out=$K8S_BIN_DIR/pause want
+	src=$(cd "$HERE/apiserver" && go list -m -json k8s.io/kubernetes | jq -r '.Dir // empty')/build/pause/linux/pause.c
+	[ -r "$src" ] || die "no $src (is k8s.io/kubernetes $KUBERNETES_VERSION in the module cache? go mod download)"
+	want=$(sha256sum "$src" | cut -d' ' -f1)
+	if [ -x "$out" ] && [ "$(cat "$out.stamp" 2>/dev/null)" = "$want" ]; then
+		say "pause is up to date ($out)"
+		return 0
+	fi
+	# VERSION is what `pause -v` prints; the upstream Makefile passes it the same way.
+	${CC:-cc} -Os -Wall -Werror -static -DVERSION="$KUBERNETES_VERSION" -o "$out.tmp" "$src" ||
+		die "compiling $src failed"
+	strip "$out.tmp"
+	mv -f "$out.tmp" "$out"
+	printf '%s\n' "$want" >"$out.stamp"
+	say "pause built ($(stat -c %s "$out") bytes)"
+}
+
 build_all() {
 	mkdir -p "$K8S_BIN_DIR"
 	# Several clusters (other CLUSTER_DIRs) may start at once; one builds, the others wait.
@@ -184,6 +259,10 @@ build_all() {
 	local start=$SECONDS
 	build_one etcd "$HERE/etcd" go.etcd.io/etcd/server/v3 "-s -w"
 	build_one kube-apiserver "$HERE/apiserver" k8s.io/kubernetes/cmd/kube-apiserver "$(apiserver_ldflags)"
+	if [ "${1:-}" = node ]; then
+		build_node_set
+		build_pause
+	fi
 	say "done in $(hms $((SECONDS - start))): $("$K8S_BIN_DIR/kube-apiserver" --version), etcd $("$K8S_BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')"
 }
 
@@ -195,7 +274,11 @@ build)
 	check_pins
 	build_all
 	;;
+node)
+	check_pins
+	build_all node
+	;;
 check) check_pins && say "go.mod files match versions.env (Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION)" ;;
 repin) repin ;;
-*) die "unknown command '$1' (build, check, repin)" ;;
+*) die "unknown command '$1' (build, node, check, repin)" ;;
 esac

@@ -2,7 +2,8 @@
 # The local control plane's PKI, made with openssl on every `cluster.sh up` (nothing reused
 # between clusters, so a leaked key is worth one throwaway cluster).
 #
-#   e2e/cluster/certs.sh all PKI_DIR SERVICE_IP          the whole set below
+#   e2e/cluster/certs.sh all PKI_DIR SERVICE_IP [SAN]    the whole set below (SAN: one more
+#                                                        subjectAltName of the apiserver)
 #   e2e/cluster/certs.sh client PKI_DIR NAME CN [ORG...] one more client certificate, signed by
 #                                                        PKI_DIR/ca.key, as PKI_DIR/NAME.{crt,key}
 #
@@ -78,7 +79,7 @@ make_ca() {
 }
 
 all() {
-	local pki=$1 service_ip=$2
+	local pki=$1 service_ip=$2 extra=${3:+, $3}
 	mkdir -p "$pki"
 	chmod 700 "$pki"
 	umask 077
@@ -87,7 +88,7 @@ all() {
 		"DNS:localhost, IP:127.0.0.1, IP:::1"
 	sign "$pki" etcd-client "$(subject kube-apiserver-etcd-client)" clientAuth
 	sign "$pki" apiserver "$(subject kube-apiserver)" serverAuth \
-		"DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:127.0.0.1, IP:::1, IP:$service_ip"
+		"DNS:localhost, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, IP:127.0.0.1, IP:::1, IP:$service_ip$extra"
 	sign "$pki" admin "$(subject kubernetes-admin system:masters)" clientAuth
 	make_ca "$pki" front-proxy-ca
 	CA=front-proxy-ca sign "$pki" front-proxy-client "$(subject front-proxy-client)" clientAuth
@@ -99,8 +100,8 @@ all() {
 
 case ${1:-} in
 all)
-	(($# == 3)) || die "usage: certs.sh all PKI_DIR SERVICE_IP"
-	all "$2" "$3"
+	(($# == 3 || $# == 4)) || die "usage: certs.sh all PKI_DIR SERVICE_IP [SAN]"
+	all "$2" "$3" "${4:-}"
 	;;
 client)
 	(($# >= 4)) || die "usage: certs.sh client PKI_DIR NAME CN [ORG...]"

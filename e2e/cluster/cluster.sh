@@ -25,6 +25,14 @@
 #   KUBECTL          the kubectl to use (default the machine's kubectl.$KUBECTL_MINOR)
 #   CLUSTER_TIMEOUT  seconds to wait for readiness (default 120); STOP_TIMEOUT for SIGTERM (10)
 #   KEEP_STATE=1     down leaves the state dir (logs, etcd data) in place
+#   CLUSTER_NODE_ADDRESS, CLUSTER_EGRESS_PROXY
+#                    a control plane for real nodes (e2e/node/node.sh sets both; docs/real-node.md):
+#                    the address at which nodes and pods reach the apiserver (its serving
+#                    certificate names it, and the "kubernetes" Service's endpoint is
+#                    ADDRESS:port), and the 127.0.0.1:PORT of the HTTP CONNECT proxy through
+#                    which the apiserver reaches kubelets, pods and Services (egress selector
+#                    "cluster"). Also turns on the ServiceAccount admission plugin and gives the
+#                    apiserver a kubelet client certificate. Kept in the state dir for restarts.
 #
 # State dir layout: pki/ (certificates, keys), etcd-data/, etcd.{pid,log}, apiserver.{pid,log},
 # ports, kubeconfig (admin, certificates embedded), env (what `env` prints).
@@ -269,7 +277,44 @@ start_etcd() {
 	done
 }
 
+# node_mode: is this a control plane for real nodes (CLUSTER_NODE_ADDRESS at `up`)?
+node_mode() { [ -r "$CLUSTER_DIR/node-mode" ]; }
+
+# node_args: the flags that make the apiserver serve real nodes; see CLUSTER_NODE_ADDRESS.
+node_args() {
+	# shellcheck source=/dev/null
+	source "$CLUSTER_DIR/node-mode"
+	cat >"$CLUSTER_DIR/egress.yaml" <<-EOF
+		apiVersion: apiserver.k8s.io/v1beta1
+		kind: EgressSelectorConfiguration
+		egressSelections:
+		- name: cluster
+		  connection:
+		    proxyProtocol: HTTPConnect
+		    transport:
+		      tcp:
+		        url: http://$CLUSTER_EGRESS_PROXY
+	EOF
+	printf '%s\n' --advertise-address="$CLUSTER_NODE_ADDRESS" \
+		--egress-selector-config-file="$CLUSTER_DIR/egress.yaml" \
+		--kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" \
+		--kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+		--kubelet-preferred-address-types=InternalIP
+}
+
 apiserver_args() {
+	if node_mode; then
+		# The same as below but for what a real node changes: pods get ServiceAccount tokens
+		# (kube-controller-manager makes the ServiceAccounts), and the "kubernetes" Service
+		# points at the address the nodes reach the apiserver at.
+		apiserver_common_args | grep -vE '^--(disable-admission-plugins|advertise-address|endpoint-reconciler-type)='
+		node_args
+		return
+	fi
+	apiserver_common_args
+}
+
+apiserver_common_args() {
 	# shellcheck disable=SC2054 # commas inside flag values, not between array elements
 	local a=(
 		--bind-address=127.0.0.1 --secure-port="$APISERVER_PORT"
@@ -415,7 +460,17 @@ cmd_up() {
 	fi
 	"$HERE/build.sh"
 	mkdir -p "$CLUSTER_DIR"
-	"$HERE/certs.sh" all "$PKI" "$SERVICE_IP"
+	if [ -n "${CLUSTER_NODE_ADDRESS:-}" ]; then
+		[[ $CLUSTER_NODE_ADDRESS =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+			die "CLUSTER_NODE_ADDRESS='$CLUSTER_NODE_ADDRESS' is not an IPv4 address"
+		[[ ${CLUSTER_EGRESS_PROXY:-} =~ ^127\.0\.0\.1:[0-9]+$ ]] ||
+			die "CLUSTER_EGRESS_PROXY='${CLUSTER_EGRESS_PROXY:-}' is not 127.0.0.1:PORT (needed with CLUSTER_NODE_ADDRESS)"
+		printf 'CLUSTER_NODE_ADDRESS=%s\nCLUSTER_EGRESS_PROXY=%s\n' "$CLUSTER_NODE_ADDRESS" "$CLUSTER_EGRESS_PROXY" >"$CLUSTER_DIR/node-mode"
+		"$HERE/certs.sh" all "$PKI" "$SERVICE_IP" "IP:$CLUSTER_NODE_ADDRESS"
+		"$HERE/certs.sh" client "$PKI" apiserver-kubelet-client kube-apiserver-kubelet-client >/dev/null
+	else
+		"$HERE/certs.sh" all "$PKI" "$SERVICE_IP"
+	fi
 	pick_port ETCD_CLIENT_PORT ETCD_PEER_PORT APISERVER_PORT
 	save_ports
 	say "starting etcd $ETCD_VERSION on 127.0.0.1:$ETCD_CLIENT_PORT (state $CLUSTER_DIR)"
