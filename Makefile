@@ -215,6 +215,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) test-build
+	@$(MAKE) --no-print-directory images
 	@BUILD=$(BUILD) tests/run.sh $(TIERS)
 
 demo: deps

@@ -23,7 +23,7 @@
 #          and logs.
 #
 # Same inputs, same digests: every mtime is SOURCE_DATE_EPOCH (default: the last commit's
-# time), owners 0:0, entries sorted, gzip without name or time (images/oci_image.py). The
+# time), labels name IMAGE_TAG and IMAGE_REVISION (default: the commit), owners 0:0, entries sorted, gzip without name or time (images/oci_image.py). The
 # digests go to $OUT/digests, the references to $OUT/images.env (sourced by the tests).
 set -euo pipefail
 umask 022
@@ -37,6 +37,7 @@ IMAGE_REPO=${IMAGE_REPO:-localhost/bulwark}
 IMAGE_TAG=${IMAGE_TAG:-${VERSION:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo dev)}}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 1)}
 export SOURCE_DATE_EPOCH
+IMAGE_REVISION=${IMAGE_REVISION:-$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)}
 PYTHON_SUITE=bookworm
 DEB_CACHE=${DEB_CACHE:-$OUT/cache/debs}
 OCI=$ROOT/images/oci_image.py
@@ -175,7 +176,7 @@ image() {
 	shift 2
 	line=$(python3 "$OCI" build --out "$OUT/$file" --ref "$ref" \
 		--label "org.opencontainers.image.version=$IMAGE_TAG" \
-		--label "org.opencontainers.image.revision=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
+		--label "org.opencontainers.image.revision=$IMAGE_REVISION" \
 		"$@") || die "cannot write $file"
 	printf '%s %s\n' "$file" "$line" >>"$OUT/digests.new"
 	progress "$file: $line"
@@ -250,7 +251,8 @@ mv "$OUT/digests.new" "$OUT/digests"
 	printf 'CONTROLLER_IMAGE=%s\n' "$IMAGE_REPO/controller:$IMAGE_TAG"
 	printf 'WEBHOOK_IMAGE=%s\n' "$IMAGE_REPO/webhook:$IMAGE_TAG"
 	printf 'LAUNCH_IMAGE=%s\n' "$IMAGE_REPO/launch:$IMAGE_TAG"
-	printf 'IMAGE_REPO=%s\nIMAGE_TAG=%s\n' "$IMAGE_REPO" "$IMAGE_TAG"
+	printf 'IMAGE_REPO=%s\nIMAGE_TAG=%s\nIMAGE_REVISION=%s\nSOURCE_DATE_EPOCH=%s\n' \
+		"$IMAGE_REPO" "$IMAGE_TAG" "$IMAGE_REVISION" "$SOURCE_DATE_EPOCH"
 	printf 'BUSYBOX_IMAGE=%s\n' "localhost/busybox:$busybox_tag"
 	printf 'PYTHON_IMAGE=%s\n' "localhost/debian-python3:$PYTHON_SUITE"
 } >"$OUT/images.env"

@@ -40,13 +40,12 @@ done <"$IMAGES/digests"
 if ((layouts_ok)); then ok "every layout names its image (no :latest), every blob is content-addressed"; else not_ok "layouts" "$why"; fi
 
 start=$SECONDS
-# The same tag and time as the first build (read from it), the same .deb cache.
-tag=$(sed -n 's/^IMAGE_TAG=//p' "$IMAGES/images.env")
-repo=$(sed -n 's/^IMAGE_REPO=//p' "$IMAGES/images.env")
-epoch=$(python3 -c 'import json,sys,tarfile
-t = tarfile.open(sys.argv[1]); print(t.getmember("index.json").mtime)' "$IMAGES/bulwark-agent.tar")
-if OUT=$again/out DEB_CACHE=$IMAGES/cache/debs REBUILD_ROOTFS=1 IMAGE_TAG=$tag IMAGE_REPO=$repo \
-	SOURCE_DATE_EPOCH=$epoch BUILD=$BUILD "$ROOT/images/build.sh" >"$again/build.log" 2>&1; then
+# The same inputs as the first build: its tag, revision and time (images.env), the same
+# binaries and .deb cache.
+val() { sed -n "s/^$1=//p" "$IMAGES/images.env"; }
+if OUT=$again/out DEB_CACHE=$IMAGES/cache/debs REBUILD_ROOTFS=1 IMAGE_TAG=$(val IMAGE_TAG) \
+	IMAGE_REPO=$(val IMAGE_REPO) IMAGE_REVISION=$(val IMAGE_REVISION) \
+	SOURCE_DATE_EPOCH=$(val SOURCE_DATE_EPOCH) BUILD=$BUILD "$ROOT/images/build.sh" >"$again/build.log" 2>&1; then
 	ok "images/build.sh again ($((SECONDS - start))s)"
 else
 	not_ok "images/build.sh again" "$(tail -n 20 "$again/build.log")"
