@@ -23,8 +23,9 @@
 #          and logs.
 #
 # Same inputs, same digests: every mtime is SOURCE_DATE_EPOCH (default: the last commit's
-# time), labels name IMAGE_TAG and IMAGE_REVISION (default: the commit), owners 0:0, entries sorted, gzip without name or time (images/oci_image.py). The
-# digests go to $OUT/digests, the references to $OUT/images.env (sourced by the tests).
+# time), labels name IMAGE_TAG and IMAGE_REVISION (default: the commit), owners 0:0, entries
+# sorted, gzip without name or time (images/oci_image.py). The digests go to $OUT/digests, the
+# references and those inputs to $OUT/images.env (sourced by the tests).
 set -euo pipefail
 umask 022
 
