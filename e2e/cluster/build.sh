@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds etcd and kube-apiserver for the local control plane from the upstream Go modules pinned
+# Builds etcd and kube-apiserver for the local control plane (and, for the real-node tier,
+# the node binaries and CoreDNS) from the upstream Go modules pinned
 # in e2e/cluster/versions.env. No prebuilt binary is downloaded: the Go module proxy serves
 # source, and the machine's Go compiles it.
 #
 #   e2e/cluster/build.sh          check the pins, then build etcd and kube-apiserver if out of date
 #   e2e/cluster/build.sh node     the same, plus what a real node needs (e2e/node/): kubelet,
 #                                 kube-scheduler, kube-controller-manager, kube-proxy (one
-#                                 `go build`, one stamp) and pause, the sandbox image's binary
+#                                 `go build`, one stamp), pause (the sandbox image's binary)
+#                                 and CoreDNS (its own module, e2e/cluster/coredns)
 #   e2e/cluster/build.sh check    only check that apiserver/go.mod and etcd/go.mod match versions.env
 #   e2e/cluster/build.sh repin    rewrite both go.mod files (and go.sum) from versions.env
 #
@@ -45,6 +47,8 @@ load_versions() {
 	STAGING_VERSION=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
 	[[ ${ETCD_VERSION:-} =~ ^v3\.[0-9]+\.[0-9]+$ ]] ||
 		die "versions.env: ETCD_VERSION='${ETCD_VERSION:-}' is not v3.MINOR.PATCH"
+	[[ ${COREDNS_VERSION:-} =~ ^v1\.[0-9]+\.[0-9]+$ ]] ||
+		die "versions.env: COREDNS_VERSION='${COREDNS_VERSION:-}' is not v1.MINOR.PATCH"
 	[[ ${KUBECTL_MINOR:-} =~ ^1\.([0-9]+)$ ]] ||
 		die "versions.env: KUBECTL_MINOR='${KUBECTL_MINOR:-}' is not 1.MINOR"
 	local skew=$((BASH_REMATCH[1] - K8S_MINOR))
@@ -68,6 +72,10 @@ check_pins() {
 	have=$(jq -r '.Require[] | select(.Path == "go.etcd.io/etcd/server/v3") | .Version' <<<"$json")
 	[ "$have" = "$ETCD_VERSION" ] ||
 		errs+=("e2e/cluster/etcd/go.mod requires go.etcd.io/etcd/server/v3 '${have:-nothing}', versions.env pins $ETCD_VERSION")
+	json=$(cd "$HERE/coredns" && go mod edit -json)
+	have=$(jq -r '.Require[] | select(.Path == "github.com/coredns/coredns") | .Version' <<<"$json")
+	[ "$have" = "$COREDNS_VERSION" ] ||
+		errs+=("e2e/cluster/coredns/go.mod requires github.com/coredns/coredns '${have:-nothing}', versions.env pins $COREDNS_VERSION")
 	if ((${#errs[@]})); then
 		printf 'build: error: %s\n' "${errs[@]}" >&2
 		printf 'build: versions.env is the source of truth; run "e2e/cluster/cluster.sh repin" to rewrite the go.mod files from it\n' >&2
@@ -103,6 +111,10 @@ repin() {
 	cd "$HERE/etcd"
 	go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
 	say "etcd: go.etcd.io/etcd/server/v3 $ETCD_VERSION; go mod tidy"
+	go mod tidy
+	cd "$HERE/coredns"
+	go mod edit -require="github.com/coredns/coredns@$COREDNS_VERSION"
+	say "coredns: github.com/coredns/coredns $COREDNS_VERSION; go mod tidy"
 	go mod tidy
 	check_pins
 	say "go.mod files now match versions.env (review with git diff e2e/cluster)"
@@ -262,6 +274,7 @@ build_all() {
 	if [ "${1:-}" = node ]; then
 		build_node_set
 		build_pause
+		build_one coredns "$HERE/coredns" github.com/coredns/coredns "-s -w"
 	fi
 	say "done in $(hms $((SECONDS - start))): $("$K8S_BIN_DIR/kube-apiserver" --version), etcd $("$K8S_BIN_DIR/etcd" --version | sed -n 's/^etcd Version: //p')"
 }

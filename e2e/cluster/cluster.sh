@@ -25,13 +25,13 @@
 #   KUBECTL          the kubectl to use (default the machine's kubectl.$KUBECTL_MINOR)
 #   CLUSTER_TIMEOUT  seconds to wait for readiness (default 120); STOP_TIMEOUT for SIGTERM (10)
 #   KEEP_STATE=1     down leaves the state dir (logs, etcd data) in place
-#   CLUSTER_NODE_ADDRESS, CLUSTER_EGRESS_PROXY
+#   CLUSTER_NODE_ADDRESS, CLUSTER_EGRESS_SOCKET
 #                    a control plane for real nodes (e2e/node/node.sh sets both; docs/real-node.md):
 #                    the address at which nodes and pods reach the apiserver (its serving
 #                    certificate names it, and the "kubernetes" Service's endpoint is
-#                    ADDRESS:port), and the 127.0.0.1:PORT of the HTTP CONNECT proxy through
-#                    which the apiserver reaches kubelets, pods and Services (egress selector
-#                    "cluster"). Also turns on the ServiceAccount admission plugin and gives the
+#                    ADDRESS:port), and the unix socket of the HTTP CONNECT proxy through which
+#                    the apiserver reaches kubelets, pods and Services (egress selector
+#                    "cluster"; over TCP, kube-apiserver 1.33 insists on TLS to the proxy). Also turns on the ServiceAccount admission plugin and gives the
 #                    apiserver a kubelet client certificate. Kept in the state dir for restarts.
 #
 # State dir layout: pki/ (certificates, keys), etcd-data/, etcd.{pid,log}, apiserver.{pid,log},
@@ -292,8 +292,8 @@ node_args() {
 		  connection:
 		    proxyProtocol: HTTPConnect
 		    transport:
-		      tcp:
-		        url: http://$CLUSTER_EGRESS_PROXY
+		      uds:
+		        udsName: $CLUSTER_EGRESS_SOCKET
 	EOF
 	printf '%s\n' --advertise-address="$CLUSTER_NODE_ADDRESS" \
 		--egress-selector-config-file="$CLUSTER_DIR/egress.yaml" \
@@ -463,9 +463,9 @@ cmd_up() {
 	if [ -n "${CLUSTER_NODE_ADDRESS:-}" ]; then
 		[[ $CLUSTER_NODE_ADDRESS =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
 			die "CLUSTER_NODE_ADDRESS='$CLUSTER_NODE_ADDRESS' is not an IPv4 address"
-		[[ ${CLUSTER_EGRESS_PROXY:-} =~ ^127\.0\.0\.1:[0-9]+$ ]] ||
-			die "CLUSTER_EGRESS_PROXY='${CLUSTER_EGRESS_PROXY:-}' is not 127.0.0.1:PORT (needed with CLUSTER_NODE_ADDRESS)"
-		printf 'CLUSTER_NODE_ADDRESS=%s\nCLUSTER_EGRESS_PROXY=%s\n' "$CLUSTER_NODE_ADDRESS" "$CLUSTER_EGRESS_PROXY" >"$CLUSTER_DIR/node-mode"
+		[[ ${CLUSTER_EGRESS_SOCKET:-} == /* ]] ||
+			die "CLUSTER_EGRESS_SOCKET='${CLUSTER_EGRESS_SOCKET:-}' is not an absolute path (needed with CLUSTER_NODE_ADDRESS)"
+		printf 'CLUSTER_NODE_ADDRESS=%q\nCLUSTER_EGRESS_SOCKET=%q\n' "$CLUSTER_NODE_ADDRESS" "$CLUSTER_EGRESS_SOCKET" >"$CLUSTER_DIR/node-mode"
 		"$HERE/certs.sh" all "$PKI" "$SERVICE_IP" "IP:$CLUSTER_NODE_ADDRESS"
 		"$HERE/certs.sh" client "$PKI" apiserver-kubelet-client kube-apiserver-kubelet-client >/dev/null
 	else

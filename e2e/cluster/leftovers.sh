@@ -13,6 +13,9 @@
 # named network namespace, a bpffs pin /sys/fs/bpf/bulwark*, a cgroup
 # /sys/fs/cgroup/unified/bulwark* or *kubepods* (the node harness's kubelet-style cgroups).
 # Comparing with a snapshot keeps the check about this run, not about the machine's history.
+# The real-node tier runs it with CLUSTER_DIR=$BUILD/node: every process it starts (qemu, the
+# ssh master, socat, kube-scheduler, kube-controller-manager, etcd, kube-apiserver) names that
+# dir on its command line.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

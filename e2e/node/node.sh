@@ -42,6 +42,9 @@ CLUSTER_CIDR=10.244.0.0/16
 GUEST_PROXY_PORT=8888
 # The sandbox image, built here from pause.c (e2e/cluster/build.sh node).
 PAUSE_IMAGE=bulwark.local/pause:$KUBERNETES_VERSION
+# The cluster DNS (e2e/node/coredns.yaml): CoreDNS built here, at the kube-dns ClusterIP.
+COREDNS_IMAGE=bulwark.local/coredns:$COREDNS_VERSION
+DNS_IP=10.96.0.10
 
 say() { printf 'node: %s\n' "$*"; }
 err() { printf 'node: error: %s\n' "$*" >&2; }
@@ -95,23 +98,29 @@ preflight() {
 
 HOST_DIR=$NODE_DIR/host
 
-# host_pid NAME: the pid of our running NAME (its command line names our kubeconfig), or fails.
+# host_pid NAME: the pid of our running NAME, or fails. Ours: its command line names our
+# kubeconfig (kube-scheduler, kube-controller-manager) or our egress socket (the socat bridge).
 host_pid() {
 	local pid cmd
 	pid=$(cat "$HOST_DIR/$1.pid" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	cmd=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline") || return 1
-	[ "$(head -n1 <<<"$cmd")" = "$K8S_BIN_DIR/$1" ] || return 1
-	grep -qxF -- "--kubeconfig=$CLUSTER_DIR/$1.kubeconfig" <<<"$cmd" || return 1
+	if [ "$1" = egress-bridge ]; then
+		[[ $(head -n1 <<<"$cmd") == */socat ]] || [ "$(head -n1 <<<"$cmd")" = socat ] || return 1
+		grep -qF -- "UNIX-LISTEN:$HOST_DIR/egress.sock," <<<"$cmd" || return 1
+	else
+		[ "$(head -n1 <<<"$cmd")" = "$K8S_BIN_DIR/$1" ] || return 1
+		grep -qxF -- "--kubeconfig=$CLUSTER_DIR/$1.kubeconfig" <<<"$cmd" || return 1
+	fi
 	! grep -qE '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
 }
 
+# host_spawn NAME ARGV...: runs ARGV in its own session, pid in HOST_DIR/NAME.pid.
 host_spawn() {
 	local name=$1
 	shift
 	# shellcheck disable=SC2016 # expanded by the inner shell
-	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' spawn "$HOST_DIR/$name.pid" \
-		"$K8S_BIN_DIR/$name" --kubeconfig="$CLUSTER_DIR/$name.kubeconfig" "$@" \
+	setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' spawn "$HOST_DIR/$name.pid" "$@" \
 		</dev/null >>"$HOST_DIR/$name.log" 2>&1 &
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -125,12 +134,13 @@ host_stop() {
 	local name=$1 pid i
 	pid=$(cat "$HOST_DIR/$name.pid" 2>/dev/null) || return 0
 	if host_pid "$name"; then
-		kill -TERM "$pid" 2>/dev/null || true
+		# The whole session (host_spawn's setsid): socat's per-connection children too.
+		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
 		for ((i = 0; i < 100; i++)); do
 			host_pid "$name" || break
 			sleep 0.1
 		done
-		! host_pid "$name" || kill -KILL "$pid" 2>/dev/null || true
+		! host_pid "$name" || kill -KILL -- "-$pid" 2>/dev/null || true
 		say "stopped $name (pid $pid)"
 	fi
 	rm -f "$HOST_DIR/$name.pid"
@@ -165,6 +175,14 @@ kubeconfig() {
 # client NAME CN ORG...: a client certificate from the cluster CA, as CLUSTER_DIR/pki/NAME.*.
 client() { "$ROOT/e2e/cluster/cluster.sh" client-cert "$@" >/dev/null; }
 
+# start_egress_bridge PORT: the apiserver's egress socket, each connection carried to
+# 127.0.0.1:PORT, qemu's hostfwd to the node's tinyproxy. socat because the apiserver speaks
+# CONNECT over a unix socket only without TLS, and qemu forwards TCP only.
+start_egress_bridge() {
+	mkdir -p "$HOST_DIR"
+	host_spawn egress-bridge socat "UNIX-LISTEN:$HOST_DIR/egress.sock,fork,mode=600" "TCP:127.0.0.1:$1"
+}
+
 start_host_components() {
 	local url=$1 pki=$CLUSTER_DIR/pki
 	mkdir -p "$HOST_DIR"
@@ -174,11 +192,13 @@ start_host_components() {
 	kubeconfig "$CLUSTER_DIR/kube-controller-manager.kubeconfig" "$url" \
 		"$pki/kube-controller-manager.crt" "$pki/kube-controller-manager.key"
 	# One of each, so no leader election; no serving port (nothing scrapes them here).
-	host_spawn kube-scheduler --leader-elect=false --secure-port=0
+	host_spawn kube-scheduler "$K8S_BIN_DIR/kube-scheduler" --kubeconfig="$CLUSTER_DIR/kube-scheduler.kubeconfig" \
+		--leader-elect=false --secure-port=0
 	# --use-service-account-credentials: each controller acts as its own ServiceAccount, with
 	# the RBAC roles the apiserver bootstraps for them (as kubeadm runs it). root-ca-file fills
 	# every namespace's kube-root-ca.crt, which the pods' token volumes mount.
-	host_spawn kube-controller-manager --leader-elect=false --secure-port=0 \
+	host_spawn kube-controller-manager "$K8S_BIN_DIR/kube-controller-manager" \
+		--kubeconfig="$CLUSTER_DIR/kube-controller-manager.kubeconfig" --leader-elect=false --secure-port=0 \
 		--use-service-account-credentials=true \
 		--service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
 		--cluster-cidr="$CLUSTER_CIDR" --allocate-node-cidrs=false \
@@ -224,6 +244,7 @@ write_node_share() {
 		cgroupDriver: systemd
 		containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
 		clusterDomain: cluster.local
+		clusterDNS: [$DNS_IP]
 		# Pod seccomp profiles of type Localhost live under the kubelet's root, here
 		# /var/lib/kubelet/seccomp; RuntimeDefault is not forced on pods that ask for nothing.
 		seccompDefault: false
@@ -291,7 +312,7 @@ write_node_share() {
 }
 
 image_tars() {
-	printf '%s\n' "/run/vm/pause.tar"
+	printf '%s\n' /run/vm/pause.tar /run/vm/coredns.tar
 	local t
 	for t in "$IMAGES_DIR"/*.tar; do
 		[ -e "$t" ] || continue
@@ -314,6 +335,21 @@ start_node() {
 	say "$name: containerd, ${#tars[@]} images, kubelet, kube-proxy started in $(since "$t0")"
 }
 
+# wait_node_ready NAME DEADLINE: the Node object appears (kubelet registers it), then Ready.
+wait_node_ready() {
+	local name=$1 deadline=$2 ready
+	while ((SECONDS < deadline)); do
+		ready=$(kc get node "$name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) || ready=
+		[ "$ready" = True ] && return 0
+		"$ROOT/e2e/vm/vm.sh" status "$NODE_DIR/vm/$name" || {
+			err "the VM of $name stopped"
+			return 1
+		}
+		sleep 2
+	done
+	return 1
+}
+
 # ---- commands ---------------------------------------------------------------------------------
 
 kc() { "$KUBECTL" --kubeconfig="$CLUSTER_DIR/kubeconfig" "$@"; }
@@ -326,7 +362,9 @@ cmd_up() {
 		cmd_down
 	}
 	mkdir -p "$NODE_DIR"
-	trap 'err "up failed; cleaning up (KEEP_NODE=1 keeps it)"; [ "${KEEP_NODE:-0}" = 1 ] || cmd_down' ERR
+	# Whatever ends `up` early (a die, a failed command under set -e, a signal) takes down what
+	# it started, unless KEEP_NODE=1 leaves it for a look.
+	trap 'up_failed' EXIT
 	say "building the control plane and node binaries (e2e/cluster/build.sh node)"
 	"$ROOT/e2e/cluster/build.sh" node 2>&1 | sed -u 's/^/node: /'
 	((PIPESTATUS[0] == 0)) || die "build failed"
@@ -337,10 +375,15 @@ cmd_up() {
 	mkdir -p "$pause_root"
 	cp "$K8S_BIN_DIR/pause" "$pause_root/pause"
 	"$HERE/oci-image.sh" "$NODE_DIR/images/pause.tar" "$PAUSE_IMAGE" "$pause_root" /pause | sed 's/^/node: /'
+	local dns_root=$NODE_DIR/images/coredns-root
+	mkdir -p "$dns_root"
+	cp "$K8S_BIN_DIR/coredns" "$dns_root/coredns"
+	"$HERE/oci-image.sh" "$NODE_DIR/images/coredns.tar" "$COREDNS_IMAGE" "$dns_root" /coredns | sed 's/^/node: /'
 	local proxy_port
 	proxy_port=$(free_port)
+	start_egress_bridge "$proxy_port"
 	say "starting the control plane in $CLUSTER_DIR"
-	CLUSTER_NODE_ADDRESS=$APISERVER_GUEST_IP CLUSTER_EGRESS_PROXY=127.0.0.1:$proxy_port \
+	CLUSTER_NODE_ADDRESS=$APISERVER_GUEST_IP CLUSTER_EGRESS_SOCKET=$HOST_DIR/egress.sock \
 		CLUSTER_TIMEOUT=${CLUSTER_TIMEOUT:-300} "$ROOT/e2e/cluster/cluster.sh" up 2>&1 | sed -u 's/^/node: /'
 	((PIPESTATUS[0] == 0)) || die "the control plane did not start"
 	# shellcheck source=/dev/null
@@ -350,25 +393,44 @@ cmd_up() {
 	for name in $(node_names); do
 		idx=$((idx + 1))
 		write_node_share "$name" "$idx" "$APISERVER_PORT"
-		cp "$NODE_DIR/images/pause.tar" "$NODE_DIR/vm/$name/share/pause.tar"
+		cp "$NODE_DIR/images/pause.tar" "$NODE_DIR/images/coredns.tar" "$NODE_DIR/vm/$name/share/"
 		start_node "$name" "$APISERVER_PORT" "$proxy_port"
 	done
 	local t1=$EPOCHREALTIME
 	for name in $(node_names); do
-		if ! kc wait --for=condition=Ready "node/$name" --timeout="${NODE_READY_TIMEOUT}s" >/dev/null 2>&1; then
+		if ! wait_node_ready "$name" "$((SECONDS + NODE_READY_TIMEOUT))"; then
 			kc get nodes -o wide >&2 || true
 			"$ROOT/e2e/vm/vm.sh" exec "$NODE_DIR/vm/$name" journalctl -u kubelet --no-pager -n 40 >&2 || true
 			die "node $name was not Ready within ${NODE_READY_TIMEOUT}s"
 		fi
 	done
 	say "every node Ready $(since "$t1") after kubelet start"
+	t1=$EPOCHREALTIME
+	sed "s#image: IMAGE#image: $COREDNS_IMAGE#" "$HERE/coredns.yaml" | kc apply -f - >/dev/null
+	if ! kc -n kube-system wait --for=condition=Available deployment/coredns --timeout="${NODE_READY_TIMEOUT}s" >/dev/null; then
+		kc -n kube-system get pods -o wide >&2 || true
+		kc -n kube-system logs deployment/coredns --tail=20 >&2 || true
+		die "CoreDNS did not become available within ${NODE_READY_TIMEOUT}s"
+	fi
+	say "cluster DNS (CoreDNS $COREDNS_VERSION at $DNS_IP) available in $(since "$t1")"
 	{
 		printf '# The real-node cluster (e2e/node/node.sh up); source this file.\n'
 		cat "$CLUSTER_DIR/env"
 		printf 'export NODE_DIR=%q\nexport NODES=%q\n' "$NODE_DIR" "$(node_names | tr '\n' ' ' | sed 's/ $//')"
 	} >"$NODE_DIR/env"
-	trap - ERR
+	trap - EXIT
 	say "up in $(since "$t0"): $(node_names | tr '\n' ' ')Ready; source $NODE_DIR/env"
+}
+
+up_failed() {
+	local rc=$?
+	if [ "${KEEP_NODE:-0}" = 1 ]; then
+		err "up failed; everything is left in $NODE_DIR (KEEP_NODE=1); node.sh down removes it"
+	else
+		err "up failed; cleaning up (KEEP_NODE=1 would keep it)"
+		cmd_down || true
+	fi
+	exit "$((rc == 0 ? 1 : rc))"
 }
 
 free_port() {
@@ -392,6 +454,7 @@ cmd_down() {
 	fi
 	host_stop kube-controller-manager || rc=1
 	host_stop kube-scheduler || rc=1
+	host_stop egress-bridge || rc=1
 	if [ -e "$CLUSTER_DIR" ]; then
 		"$ROOT/e2e/cluster/cluster.sh" down 2>&1 | sed 's/^/node: /' || rc=1
 	fi

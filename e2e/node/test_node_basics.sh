@@ -10,7 +10,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib.sh"
 ROOT=$NODE_LIB_ROOT
 WAIT=${NODE_TEST_TIMEOUT:-300}
-NS=node-basics
+# A name of its own per run: an earlier run's namespace may still be terminating.
+NS=node-basics-$$
 NODE=${NODES%% *}
 
 cleanup() { kc delete namespace "$NS" --wait=false >/dev/null 2>&1 || true; }
@@ -42,7 +43,7 @@ if [ -z "$image" ]; then
 	rm -rf "$work"
 	mkdir -p "$work/bin" "$work/tmp"
 	cp /bin/busybox "$work/bin/busybox"
-	for a in sh cat echo mkdir sleep httpd nc printf test; do
+	for a in sh cat echo mkdir sleep httpd nc nslookup printf test; do
 		ln -s busybox "$work/bin/$a"
 	done
 	"$ROOT/e2e/node/oci-image.sh" "$NODE_DIR/images/node-test-busybox.tar" "$image" "$work" /bin/sh
@@ -79,8 +80,8 @@ t0=$SECONDS
 tap_check "a pod (image $image) becomes Ready" \
 	kc -n "$NS" wait --for=condition=Ready pod/web --timeout="${WAIT}s"
 echo "# first pod Ready after $((SECONDS - t0))s"
-tap_check "the pod runs on $NODE" \
-	bash -c '[ "$(kc -n "$1" get pod web -o jsonpath={.spec.nodeName})" = "$2" ]' _ "$NS" "$NODE"
+on=$(kc -n "$NS" get pod web -o jsonpath='{.spec.nodeName}')
+tap_check "the scheduler bound the pod to $NODE (it is on '$on')" [ "$on" = "$NODE" ]
 
 # ---- logs and exec go from the apiserver to the kubelet ------------------------------------
 logs=$(kc -n "$NS" logs web 2>&1 || true)
@@ -137,6 +138,18 @@ api_from_pod() {
 }
 tap_check "a pod reaches the apiserver through the kubernetes Service (10.96.0.1:443)" \
 	wait_for "the apiserver at 10.96.0.1:443 from pod web" 60 api_from_pod
+
+# ---- cluster DNS (CoreDNS at the kubelet's clusterDNS) -----------------------------------------
+resolve() {
+	local out
+	out=$(kc -n "$NS" exec web -- nslookup "$1" 2>&1) || return 1
+	echo "$out" | sed 's/^/# /'
+	grep -qF "$2" <<<"$out"
+}
+tap_check "a pod resolves the Service web.$NS.svc.cluster.local to $svc_ip" \
+	wait_for "DNS for web.$NS.svc.cluster.local" 120 resolve "web.$NS.svc.cluster.local" "$svc_ip"
+tap_check "a pod resolves kubernetes.default by its search path" \
+	wait_for "DNS for kubernetes.default" 60 resolve kubernetes.default 10.96.0.1
 
 # ---- controllers: a Deployment and a DaemonSet ------------------------------------------------
 kc -n "$NS" apply -f - >/dev/null <<EOF2
