@@ -2,7 +2,7 @@
 # (or a test to tests/unit, tests/kernel, tests/fuzz, e2e/) needs no edit here.
 #
 #   make            every binary, BPF object and skeleton
-#   make test       deps, build, then all test tiers (tests/run.sh); closing "N passed, N failed"
+#   make test       deps, build, then the default test tiers (TIERS=node adds the real node) (tests/run.sh); closing "N passed, N failed"
 #   make vm-matrix  the kernel tier booted on each kernel of e2e/cluster/kernels.env (QEMU)
 #   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
 #   make deps       installs what the build and the tests need (idempotent)
@@ -10,6 +10,8 @@
 #   make cluster-vm-up / cluster-vm-down
 #                   a real cluster: that control plane plus scheduler, controller-manager, and a
 #                   node VM with kubelet, containerd, kube-proxy (e2e/node/; docs/real-node.md)
+#   make images     OCI image layout tars of the agent, controller, webhook, launcher and the
+#                   test workloads in build/images/ (images/build.sh; IMAGE_REPO, IMAGE_TAG)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -63,7 +65,8 @@ KERNEL_BINS := $(patsubst tests/kernel/%.c,$(BUILD)/tests/kernel/%,$(KERNEL_SRCS
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/bin/%,$(FUZZ_SRCS))
 E2E_HELPER_BIN := $(if $(E2E_HELPER_SRCS),$(BUILD)/bin/bulwark-node-harness)
 
-.PHONY: all deps test test-build demo vm-matrix cluster-up cluster-down cluster-vm-up cluster-vm-down format format-check clean \
+.PHONY: all deps test test-build demo vm-matrix cluster-up cluster-down cluster-vm-up cluster-vm-down \
+	images format format-check clean \
 	bench-network bench-seccomp bench-landlock bench-webhook bench-kube bench-controller \
 	bench-exec bench-policy
 
@@ -225,6 +228,7 @@ deps:
 
 test: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) test-build
+	@$(if $(filter node,$(TIERS)),$(MAKE) --no-print-directory images,true)
 	@BUILD=$(BUILD) tests/run.sh $(TIERS)
 
 demo: deps
@@ -236,6 +240,10 @@ vm-matrix: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) test-build
 	@. e2e/cluster/kernels.env; rc=0; for k in $$KERNELS; do \
 		BUILD=$(BUILD) tests/vm-kernel/run.sh $$k || rc=1; done; exit $$rc
+
+# Every image from the binaries above and Debian packages (images/build.sh says what is in each).
+images: $(BINS)
+	@BUILD=$(BUILD) VERSION=$(VERSION) images/build.sh
 
 cluster-up: deps
 	@BUILD=$(BUILD) e2e/cluster/cluster.sh up

@@ -10,7 +10,8 @@
 #include "kube/client.h"
 #include "kube/config.h"
 
-#define AGENT_LABEL  "app.kubernetes.io/name=bulwark-agent"
+/* The agent DaemonSet's pod labels and its metrics port, plain HTTP (deploy/agent/). */
+#define AGENT_LABEL  "app.kubernetes.io/name=bulwark,app.kubernetes.io/component=agent"
 #define AGENT_PORT   9443
 #define RESPONSE_MAX (32u << 20)
 
@@ -133,9 +134,8 @@ static int get_through_apiserver(const struct flows_options *o, json_t **ret)
 	if (r == 0) {
 		char q[1024], url[2048];
 		query(o, q, sizeof(q));
-		snprintf(url, sizeof(url),
-			 "%s/api/v1/namespaces/%s/pods/https:%s:%d/proxy/flows?%s", cfg->server,
-			 agent_ns, agent, AGENT_PORT, q);
+		snprintf(url, sizeof(url), "%s/api/v1/namespaces/%s/pods/http:%s:%d/proxy/flows?%s",
+			 cfg->server, agent_ns, agent, AGENT_PORT, q);
 		struct kube_status st = {0};
 		r = kube_request(c, "GET", url, NULL, NULL, ret, &st);
 		if (r < 0)

@@ -191,17 +191,30 @@ agent_rights() {
 }
 check "agent: no host PID/network, adds exactly BPF PERFMON NET_ADMIN, projected token" agent_rights
 
-# The webhook's init container copies bulwark-launch out of --launcher-image; that must be the
-# image the manifests run, or pods would get another version's launcher.
+# The webhook's init container copies bulwark-launch out of --launcher-image; an overlay that
+# moves the images to another registry and tag (what a user's `images:` does) must move that
+# one too, or pods would get another release's launcher, or none.
 launcher_image() {
+	local ov=$work/overlay rendered
+	mkdir -p "$ov"
+	cat >"$ov/kustomization.yaml" <<-EOF
+		resources: [$(realpath --relative-to="$ov" deploy)]
+		images:
+		  - {name: bulwark/webhook, newName: registry.example/bulwark/webhook, newTag: "1.2.3"}
+		  - {name: bulwark/launch, newName: registry.example/bulwark/launch, newTag: "1.2.3"}
+	EOF
+	rendered=$(kubectl kustomize "$ov" | kubectl create --dry-run=client -o json -f - | jq -s .) || return 1
 	jq -e '.[] | select(.kind == "Deployment" and .metadata.name == "bulwark-webhook")
-		| .spec.template.spec.containers[0] | .image as $img
-		| any(.args[]; . == "--launcher-image=\($img)")' "$work/all.json" >/dev/null || {
-		echo "bulwark-webhook's --launcher-image differs from its own image"
+		| .spec.template.spec.containers[0]
+		| .image == "registry.example/bulwark/webhook:1.2.3"
+		  and any(.args[]; . == "--launcher-image=$(LAUNCHER_IMAGE)")
+		  and any(.env[]; .name == "LAUNCHER_IMAGE" and .value == "registry.example/bulwark/launch:1.2.3")' \
+		<<<"$rendered" >/dev/null || {
+		echo "an overlay's images: did not rewrite the webhook's LAUNCHER_IMAGE along with its image"
 		return 1
 	}
 }
-check "the webhook's --launcher-image is the deployed image" launcher_image
+check "an overlay's images: rewrites the webhook's --launcher-image too" launcher_image
 
 # ---- the Grafana dashboard queries metrics that exist ----------------------------------------------
 

@@ -17,7 +17,8 @@ packages=(
 	# read back with OCR)
 	nodejs asciinema chromium tesseract-ocr
 	# the real-node tier (e2e/vm, e2e/node): a Debian rootfs (mmdebstrap, mke2fs -d) booted
-	# under QEMU's TCG, driven over ssh; socat carries the guest's connections to the apiserver
+	# under QEMU's TCG, driven over ssh; socat carries the guest's connections to the apiserver.
+	# make images also uses mmdebstrap, for the workload image with python3.
 	qemu-system-x86 qemu-utils mmdebstrap e2fsprogs debian-archive-keyring openssh-client socat
 	# unzip for the Go module cache's zip files is not needed; curl is used by scripts
 	curl ca-certificates

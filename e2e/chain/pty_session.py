@@ -4,7 +4,7 @@
     pty_session.py [--wait TEXT | --type LINE]... -- COMMAND [ARG...]
 
 Runs COMMAND with a new pty as its controlling terminal, then performs the steps in order:
---wait TEXT waits until the terminal has shown TEXT (15 s), --type LINE types LINE one key at a
+--wait TEXT waits until the terminal has shown TEXT (15 s, or $PTY_WAIT_SECONDS: a slow node), --type LINE types LINE one key at a
 time and presses Enter. After the last step it reads until COMMAND closes the terminal, prints
 everything the terminal showed and exits with COMMAND's exit status. The e2e tests and the demo
 use it for `bulwark-node-harness exec -t`, so exec recording sees a real terminal session.
@@ -24,6 +24,7 @@ def main(argv):
     if not command or len(opts) % 2:
         sys.exit(__doc__)
     steps = list(zip(opts[0::2], opts[1::2]))
+    wait_seconds = float(os.environ.get("PTY_WAIT_SECONDS", "15"))
     for flag, _ in steps:
         if flag not in ("--wait", "--type"):
             sys.exit("unknown step %s\n%s" % (flag, __doc__))
@@ -55,14 +56,14 @@ def main(argv):
                 time.sleep(0.01)
             os.write(fd, b"\r")
             continue
-        token, end = arg.encode(), time.time() + 15
+        token, end = arg.encode(), time.time() + wait_seconds
         while seen.find(token, searched) < 0:
             if time.time() >= end or not read_some(end - time.time()):
                 sys.stdout.write(seen.decode(errors="replace"))
                 sys.exit("\npty_session: never saw %r" % arg)
         searched = seen.find(token, searched) + len(token)
 
-    end = time.time() + 15
+    end = time.time() + wait_seconds
     while time.time() < end and read_some(1):
         pass
     _, status = os.waitpid(pid, 0)
