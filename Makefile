@@ -2,7 +2,7 @@
 # (or a test to tests/unit, tests/kernel, tests/fuzz, e2e/) needs no edit here.
 #
 #   make            every binary, BPF object and skeleton
-#   make test       deps, build, then the default test tiers (TIERS=node adds the real node) (tests/run.sh); closing "N passed, N failed"
+#   make test       deps, build, then the default test tiers (tests/run.sh; TIERS="node" runs the real-node tier); closing "N passed, N failed"
 #   make vm-matrix  the kernel tier booted on each kernel of e2e/cluster/kernels.env (QEMU)
 #   make demo       deps, build, then the demo on a local control plane (KEEP=1 leaves it up)
 #   make deps       installs what the build and the tests need (idempotent)

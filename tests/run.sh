@@ -231,7 +231,7 @@ tier_node() {
 mkdir -p "$LOGS"
 for tier in "${tiers[@]}"; do
 	if ! declare -F "tier_$tier" >/dev/null; then
-		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz core kernel vm e2e)" >&2
+		echo "tests/run.sh: unknown tier '$tier' (tiers: format unit asan fuzz core kernel vm e2e node)" >&2
 		exit 2
 	fi
 	note "== $tier"
