@@ -69,7 +69,7 @@ spec:
   containers:
     - name: c
       image: $BUSYBOX_IMAGE
-      command: [sh, -c, 'read -r up _ </proc/uptime; if printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 $peer 8080 | grep -q hello; then v=allowed; else v=denied; fi; echo "start \$up first \$v"']
+      command: [sh, -c, 'read -r up _ </proc/uptime; if printf "GET / HTTP/1.0\r\n\r\n" | nc -w 2 $peer 8080 | grep hello >/dev/null; then v=allowed; else v=denied; fi; echo "start \$up first \$v"']
 EOF
 }
 done_pod() { [ "$(kubectl -n "$ns" get pod "probe-$1" -o jsonpath='{.status.phase}')" = Succeeded ]; }
@@ -88,7 +88,7 @@ for ((i = 1; i <= PODS; i++)); do
 	line=$(kubectl -n "$ns" logs "probe-$i")
 	up=$(awk '{ print $2 }' <<<"$line")
 	verdict=$(awk '{ print $4 }' <<<"$line")
-	bind=$(grep '"msg":"pod network policy applied"' <<<"$log" | grep "\"pod\":\"$ns/probe-$i\"" | head -n 1 | jq -r .ts || true)
+	bind=$(grep '"msg":"pod network policy applied"' <<<"$log" | grep "\"pod\":\"$ns/probe-$i\"" | sed -n 1p | jq -r .ts || true)
 	rows+=("$(jq -cn --arg p "probe-$i" --arg v "$verdict" --argjson start "$(awk -v b="$boot" -v u="$up" 'BEGIN { printf "%.3f", b + u }')" \
 		--arg bind "${bind:-}" '{pod: $p, first: $v, start: $start,
 		bind: (if $bind == "" then null else ($bind | tonumber) end)}

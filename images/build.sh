@@ -65,8 +65,8 @@ owner() {
 	/usr/lib/* | /usr/bin/* | /usr/sbin/*) alt=${f#/usr} ;;
 	*) alt=/usr$f ;;
 	esac
-	dpkg-query -S "$f" 2>/dev/null | head -n 1 | cut -d: -f1 && return 0
-	dpkg-query -S "$alt" 2>/dev/null | head -n 1 | cut -d: -f1 && return 0
+	dpkg-query -S "$f" 2>/dev/null | sed -n 1p | cut -d: -f1 && return 0
+	dpkg-query -S "$alt" 2>/dev/null | sed -n 1p | cut -d: -f1 && return 0
 	return 1
 }
 

@@ -94,7 +94,7 @@ check "/metrics counts the client's allowed egress packets ($allows)" test "$all
 check "/metrics counts nothing as denied for the unselected peer-a" test "$(counter peer-a egress deny)" = 0
 
 flows=$("$CLI" --kubeconfig "$KUBECONFIG" -n "$ns" flows pod/client 2>&1) || flows="failed: $flows"
-printf '%s\n' "$flows" | head -n 8 | sed 's/^/# /'
+printf '%s\n' "$flows" | sed -n 1,8p | sed 's/^/# /'
 flow() { awk -v v="$1" -v ip="$2" 'tolower($0) ~ v && index($0, ip) { f = 1 } END { exit !f }' <<<"$flows"; }
 check "kubectl bulwark flows pod/client shows a denied flow to $ip_b" flow "deny" "$ip_b"
 check "kubectl bulwark flows pod/client shows an allowed flow to $ip_a" flow "allow" "$ip_a"
@@ -116,7 +116,7 @@ check "the denied counter grew" test "$(counter client egress deny)" -gt "$denie
 # on the node (its containerd task); the kubelet starts the DaemonSet pod's container again.
 kubectl -n "$ns" exec client -- sh -c "rm -f /tmp/traffic; (while :; do
 	for ip in $ip_a $ip_b; do
-		if printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 \$ip $PORT 2>/dev/null | grep -q hello; then echo \"\$ip allowed\"; else echo \"\$ip denied\"; fi
+		if printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 \$ip $PORT 2>/dev/null | grep hello >/dev/null; then echo \"\$ip allowed\"; else echo \"\$ip denied\"; fi
 	done; done >/tmp/traffic 2>&1 </dev/null &)" || fail "cannot start the traffic loop"
 lines() { kubectl -n "$ns" exec client -- sh -c 'wc -l </tmp/traffic'; }
 started() { [ "$(lines)" -ge 4 ]; }
