@@ -117,10 +117,11 @@ tier_fuzz() {
 		name=$(basename "$t")
 		work=$(mktemp -d)
 		[ -d "tests/fuzz/corpus/${name#fuzz_}" ] && cp -r "tests/fuzz/corpus/${name#fuzz_}/." "$work/"
-		# Crash inputs go to the logs (kept for the report), never into the work tree.
+		# Crash inputs go to the logs (kept for the report), never into the work tree. libFuzzer
+		# exits 77 on a crash by default, which this runner counts as a skip: make it 1.
 		mkdir -p "$LOGS/fuzz/$name-artifacts"
 		run_test fuzz "$name" "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-			-print_final_stats=1 -artifact_prefix="$LOGS/fuzz/$name-artifacts/" "$work"
+			-error_exitcode=1 -print_final_stats=1 -artifact_prefix="$LOGS/fuzz/$name-artifacts/" "$work"
 		rm -rf "$work"
 	done
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy/policy.h"
+#include "recording/cast.h"
 
 static const char *const route_paths[WEBHOOK_ROUTE_COUNT] = {
 	[WEBHOOK_MUTATE_PODS] = "/mutate-pods",
@@ -261,7 +262,14 @@ static int answer_error(struct buf *out, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_auto_t *body = json_pack("{s:s}", "error", msg);
+	/* The message can quote the request (jansson's parse errors do) or be cut inside a
+	 * character; a JSON string must be UTF-8, so invalid bytes become U+FFFD. */
+	struct buf utf8 = BUF_INIT(4 * sizeof(msg));
+	struct utf8_carry carry = {0};
+	json_auto_t *body = utf8_sanitize(&carry, msg, strlen(msg), true, &utf8, NULL) == 0
+				    ? json_pack("{s:s}", "error", buf_str(&utf8))
+				    : NULL;
+	buf_free(&utf8);
 	_cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	buf_reset(out);
 	if (text)

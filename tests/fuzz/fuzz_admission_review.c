@@ -82,7 +82,7 @@ static void check_answer(const char *body, size_t len, const char *out, int stat
 		json_decref(answer);
 		return;
 	}
-	json_t *request = json_loadb(body, len, 0, NULL);
+	json_t *request = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	const char *uid =
 		json_string_value(json_object_get(json_object_get(request, "request"), "uid"));
 	const json_t *response = json_object_get(answer, "response");

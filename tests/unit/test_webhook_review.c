@@ -373,6 +373,16 @@ static json_t *labelled_pod(const char *app)
 			 "containers", "name", "app");
 }
 
+/* jansson's parse error quotes the bytes near the error; when they are not UTF-8 the answer
+ * must still be JSON (found by fuzz_admission_review: an invalid \u escape before a UTF-8
+ * lead byte whose character was cut). */
+static void error_quoting_invalid_utf8(void **state)
+{
+	struct fixture *f = *state;
+	expect_bad(f, "{\"request\": {\"uid\": \"debu\\u000\xd0\x94ger\"}}", "body: invalid JSON");
+	expect_bad(f, "{\"request\": \"\xff\xfe\"", "body: invalid JSON");
+}
+
 static void exec_denied_by_policy(void **state)
 {
 	struct fixture *f = *state;
@@ -537,6 +547,7 @@ int main(void)
 		cmocka_unit_test(mutate_route),
 		cmocka_unit_test(validate_policies_route),
 		cmocka_unit_test(nul_bytes),
+		cmocka_unit_test(error_quoting_invalid_utf8),
 		cmocka_unit_test(exec_denied_by_policy),
 		cmocka_unit_test(exec_records_identity),
 		cmocka_unit_test(ephemeral_containers),
