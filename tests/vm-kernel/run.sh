@@ -100,6 +100,11 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /root/dev/pts
 mount -t tmpfs tmpfs /root/dev/shm
 mount -t tmpfs tmpfs /root/tmp
 mount -t tmpfs tmpfs /root/run
+# The checkout may live under /tmp or /run, which the guest has just covered with tmpfs: the
+# repository is also shared on its own and mounted at its own path, writable through an overlay.
+mkdir -p /repo /upper/repo /upper/repowork /root$ROOT
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 repo /repo || echo "init: repo 9p mount failed"
+mount -t overlay -o lowerdir=/repo,upperdir=/upper/repo,workdir=/upper/repowork overlay /root$ROOT || echo "init: repo overlay failed"
 mount -t cgroup2 cgroup2 /root/sys/fs/cgroup
 mount -t bpf bpf /root/sys/fs/bpf
 mount -t tracefs tracefs /root/sys/kernel/tracing 2>/dev/null
@@ -128,6 +133,7 @@ qemu-system-x86_64 -name "bulwark-vm-kernel-$name" -accel "${VM_ACCEL:-tcg,threa
 	-kernel "$kdir/vmlinuz" -initrd "$work/initrd.cpio.gz" \
 	-append "console=ttyS0 panic=-1 quiet mitigations=off rdinit=/init" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-virtfs local,path="$ROOT",mount_tag=repo,security_model=none,readonly=on,multidevs=remap \
 	-serial "file:$console" -monitor none -display none </dev/null >"$work/qemu.log" 2>&1 &
 qemu=$!
 trap 'kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true' EXIT
