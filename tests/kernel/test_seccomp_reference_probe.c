@@ -185,9 +185,15 @@ static void runtime_default_behaves_like_the_reference(void **state)
 		printf("# %-22s kernel %-10s Bulwark %-10s reference %s\n", probe_names[i],
 		       errname(kernel.err[i]), errname(bulwark.err[i]), errname(reference.err[i]));
 
-	/* Unconfined root can do what the filters refuse: the refusals are the filters'. */
+	/* Unconfined root can do what the filters refuse: the refusals are the filters'. Inside a
+	 * chroot (the vm tier runs the kernel tier in one) the kernel itself refuses a new user
+	 * namespace with EPERM; then only the filters' answers are checked for it. */
 	assert_int_equal(kernel.err[PROBE_IO_URING_SETUP], 0);
-	assert_int_equal(kernel.err[PROBE_CLONE_NEWUSER], 0);
+	if (kernel.err[PROBE_CLONE_NEWUSER] == EPERM)
+		printf("# clone(CLONE_NEWUSER) is refused unconfined too (a chroot?): the filters' "
+		       "refusal cannot be told apart from the kernel's here\n");
+	else
+		assert_int_equal(kernel.err[PROBE_CLONE_NEWUSER], 0);
 	assert_int_equal(kernel.err[PROBE_CLONE3], 0);
 
 	/* io_uring is refused, by the default errno */
